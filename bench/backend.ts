@@ -1,0 +1,110 @@
+// The TCP service behind the gateway. Scenarios either pull accepted sockets
+// one at a time (to pair each with the WS session that caused it) or install
+// a handler (echo, idle, one-byte).
+import net from 'node:net';
+import { createHash } from 'node:crypto';
+import { chunks } from './data.js';
+import { nowNs } from './util.js';
+
+export class Backend {
+  accepted = 0;
+  /** When set, new sockets go here instead of the queue read by next(). */
+  handler: ((s: net.Socket) => void) | undefined;
+  private readonly sockets = new Set<net.Socket>();
+  private queue: net.Socket[] = [];
+  private waiters: Array<(s: net.Socket) => void> = [];
+
+  private constructor(
+    private readonly server: net.Server,
+    readonly port: number,
+  ) {}
+
+  static start(): Promise<Backend> {
+    return new Promise((resolve, reject) => {
+      const server = net.createServer({ noDelay: true });
+      server.maxConnections = 30000;
+      server.once('error', reject);
+      server.listen({ port: 0, host: '127.0.0.1', backlog: 4096 }, () => {
+        const b = new Backend(server, (server.address() as net.AddressInfo).port);
+        server.on('connection', (s) => b.onConnection(s));
+        resolve(b);
+      });
+    });
+  }
+
+  private onConnection(s: net.Socket): void {
+    this.accepted++;
+    this.sockets.add(s);
+    s.on('error', () => {}); // resets are expected when gateways tear down
+    s.on('close', () => this.sockets.delete(s));
+    if (this.handler) return this.handler(s);
+    const w = this.waiters.shift();
+    if (w) w(s);
+    else this.queue.push(s);
+  }
+
+  /** Next accepted socket (callers bound this with the scenario timeout). */
+  next(): Promise<net.Socket> {
+    const s = this.queue.shift();
+    if (s) return Promise.resolve(s);
+    return new Promise((resolve) => this.waiters.push(resolve));
+  }
+
+  /** Drops queued sockets left over from the readiness probe. */
+  reset(): void {
+    for (const s of this.queue) s.destroy();
+    this.queue = [];
+    this.handler = undefined;
+  }
+
+  close(): Promise<void> {
+    for (const s of this.sockets) s.destroy();
+    return new Promise((r) => this.server.close(() => r()));
+  }
+}
+
+/** Resolves on 'drain'; rejects if the socket dies first (no hang on a dead peer). */
+function drained(s: net.Socket): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const done = (err?: Error): void => {
+      s.off('drain', ok).off('close', bad);
+      err ? reject(err) : resolve();
+    };
+    const ok = (): void => done();
+    const bad = (): void => done(new Error('backend socket closed while sending'));
+    s.on('drain', ok).on('close', bad);
+  });
+}
+
+/** Writes stream `id` with backpressure, then ends the socket. */
+export async function sendStream(s: net.Socket, id: number, total: number, size: number): Promise<void> {
+  for (const c of chunks(id, total, size)) {
+    if (!s.write(c)) await drained(s);
+  }
+  s.end();
+}
+
+export interface SinkResult {
+  bytes: number;
+  hash: string;
+  /** hrtime when `expected` bytes had arrived, or undefined if they never did. */
+  tFull: bigint | undefined;
+}
+
+/** Hashes everything arriving on `s`; resolves once `expected` bytes arrived or it closes. */
+export function sink(s: net.Socket, expected: number): Promise<SinkResult> {
+  return new Promise((resolve) => {
+    const hash = createHash('sha256');
+    let bytes = 0;
+    const finish = (tFull: bigint | undefined): void => {
+      s.removeAllListeners('data');
+      resolve({ bytes, hash: hash.digest('hex'), tFull });
+    };
+    s.on('data', (d: Buffer) => {
+      hash.update(d);
+      bytes += d.length;
+      if (bytes >= expected) finish(nowNs());
+    });
+    s.once('close', () => bytes < expected && finish(undefined));
+  });
+}

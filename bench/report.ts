@@ -1,0 +1,96 @@
+// Turns per-round outcomes into medians, ratios, a text table and JSON.
+import type { GatewayName } from './gateways.js';
+import type { MetricDef, Outcome } from './scenarios/common.js';
+import { median } from './util.js';
+
+export const COLUMNS: GatewayName[] = ['wsgate', 'websockify', 'floor'];
+
+export type Results = Map<string, Map<GatewayName, Outcome[]>>;
+
+export interface Summary {
+  metric: MetricDef;
+  cells: Record<GatewayName, { median: number | null; text: string; outcomes: Outcome[] }>;
+  /** >1 means wsgate is better (inverted for lower-is-better metrics). */
+  vsFloor: number | null;
+  vsWebsockify: number | null;
+}
+
+function fmt(def: MetricDef, v: number): string {
+  if (def.outOf) return `${Math.round(v)}/${def.outOf}`;
+  return v.toFixed(v !== 0 && Math.abs(v) < 10 ? Math.max(def.digits, 1) : def.digits);
+}
+
+function cellText(def: MetricDef, outcomes: Outcome[]): [number | null, string] {
+  if (!outcomes.length) return [null, '-'];
+  const good = outcomes.filter((o) => o.status === 'ok').map((o) => o.value!);
+  if (good.length) {
+    const m = median(good);
+    let text = fmt(def, m);
+    if (def.outOf && Math.min(...good) !== Math.max(...good)) {
+      text += ` [${Math.min(...good)}-${Math.max(...good)}]`;
+    }
+    if (good.length < outcomes.length) text += ` (${outcomes.length - good.length} bad)`;
+    return [m, text];
+  }
+  // No valid round: show the most telling status, with the measured value if any.
+  const st = outcomes.find((o) => o.status === 'FAIL') ?? outcomes[0]!;
+  const vals = outcomes.filter((o) => o.value !== undefined).map((o) => o.value!);
+  return [null, vals.length ? `${st.status} (~${fmt(def, median(vals))})` : st.status];
+}
+
+function ratio(def: MetricDef, ours: number | null, theirs: number | null): number | null {
+  if (ours === null || theirs === null) return null;
+  const [num, den] = def.better === 'higher' ? [ours, theirs] : [theirs, ours];
+  return den > 0 && num > 0 ? num / den : null;
+}
+
+export function summarize(defs: MetricDef[], results: Results): Summary[] {
+  return defs.map((metric) => {
+    const byGw = results.get(metric.id) ?? new Map<GatewayName, Outcome[]>();
+    const cells = {} as Summary['cells'];
+    for (const gw of COLUMNS) {
+      const outcomes = byGw.get(gw) ?? [];
+      const [m, text] = cellText(metric, outcomes);
+      cells[gw] = { median: m, text, outcomes };
+    }
+    return {
+      metric,
+      cells,
+      vsFloor: ratio(metric, cells.wsgate.median, cells.floor.median),
+      vsWebsockify: ratio(metric, cells.wsgate.median, cells.websockify.median),
+    };
+  });
+}
+
+const r = (x: number | null): string => (x === null ? '-' : `${x.toFixed(2)}x`);
+
+export function renderTable(rows: Summary[]): string {
+  const head = ['Scenario', 'Unit', 'Better', ...COLUMNS, 'wsgate vs floor', 'wsgate vs websockify'];
+  const body = rows.map((s) => [
+    s.metric.label,
+    s.metric.unit,
+    s.metric.better,
+    ...COLUMNS.map((g) => s.cells[g].text),
+    r(s.vsFloor) + (s.metric.better === 'lower' ? ' (inv)' : ''),
+    r(s.vsWebsockify) + (s.metric.better === 'lower' ? ' (inv)' : ''),
+  ]);
+  const widths = head.map((h, i) => Math.max(h.length, ...body.map((row) => row[i]!.length)));
+  const line = (cells: string[]): string =>
+    cells.map((c, i) => (i < 3 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
+  return [line(head), widths.map((w) => '-'.repeat(w)).join('  '), ...body.map(line)].join('\n');
+}
+
+/** One line per round that did not come out clean, so FAILs are explained. */
+export function renderNotes(rows: Summary[]): string[] {
+  const notes: string[] = [];
+  for (const s of rows) {
+    for (const gw of COLUMNS) {
+      s.cells[gw].outcomes.forEach((o, i) => {
+        if (o.status === 'ok' && !o.note) return;
+        if (o.status === 'skipped' && i > 0) return; // said once is enough
+        notes.push(`${gw} / ${s.metric.label} / round ${i + 1}: ${o.status}${o.note ? ` - ${o.note}` : ''}`);
+      });
+    }
+  }
+  return notes;
+}

@@ -1,0 +1,153 @@
+// Benchmark entry point: runs wsgate, websockify and the floor relay side by
+// side, interleaved by round, and prints medians and ratios.
+// Usage: node dist/bench/run.js [--quick]
+import { mkdirSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import { Backend } from './backend.js';
+import { closeWs, connectWs, readBytes } from './client.js';
+import { GATEWAYS, REPO_ROOT, ensureWebsockify, startGateway, websockifyVersion, type GatewayName } from './gateways.js';
+import { isAlive } from './proc-stats.js';
+import { renderNotes, renderTable, summarize, type Results } from './report.js';
+import type { Ctx, Outcome, Scenario } from './scenarios/common.js';
+import { echo } from './scenarios/echo.js';
+import { WEBSOCKIFY_IDLE_CAP, idleSessions, setupRate } from './scenarios/sessions.js';
+import { closeAfterLastByte, tcpToWs, wsToTcp } from './scenarios/throughput.js';
+import { Scope, TimeoutError, freePort, log, sleep, withTimeout } from './util.js';
+
+const quick = process.argv.includes('--quick');
+const rounds = quick ? 1 : 3;
+
+const scenarios: Scenario[] = [
+  tcpToWs(1),
+  tcpToWs(16),
+  wsToTcp(1),
+  wsToTcp(16),
+  echo(),
+  setupRate(),
+  closeAfterLastByte(),
+  idleSessions(1000),
+  ...(quick ? [] : [idleSessions(5000)]),
+];
+
+/** A gateway that will not start or relay one byte is left out for the rest of the run. */
+const disabled = new Map<GatewayName, string>();
+
+/** Proves the gateway relays one byte before a scenario's numbers are trusted. */
+async function probe(ctx: Ctx): Promise<void> {
+  const { ws, opened } = connectWs(ctx.gw.url);
+  ctx.scope.add(() => ws.terminate());
+  const first = readBytes(ws, 1);
+  first.catch(() => {});
+  const sock = await ctx.backend.next();
+  sock.write('P');
+  await opened;
+  await first;
+  await closeWs(ws, 1000);
+}
+
+async function runOne(sc: Scenario, name: GatewayName): Promise<Record<string, Outcome>> {
+  const all = (o: Outcome): Record<string, Outcome> => Object.fromEntries(sc.metrics.map((m) => [m.id, o]));
+  const spec = GATEWAYS.find((g) => g.name === name)!;
+  const scope = new Scope();
+  let pid = 0;
+  try {
+    const backend = await Backend.start();
+    scope.add(() => backend.close());
+    const port = await freePort();
+    let ctx: Ctx;
+    try {
+      const gw = await startGateway(spec, port, `127.0.0.1:${backend.port}`);
+      pid = gw.pid;
+      scope.add(() => gw.stop());
+      ctx = { gw, backend, quick, scope };
+      await withTimeout(probe(ctx), 5000, 'probe');
+    } catch (e) {
+      const why = `could not start or relay: ${(e as Error).message}`;
+      disabled.set(name, why);
+      return all({ status: 'skipped', note: why });
+    }
+    backend.reset();
+    return await withTimeout(sc.run(ctx), sc.timeoutMs, sc.id);
+  } catch (e) {
+    const died = pid && !isAlive(pid) ? ' (gateway process died)' : '';
+    const status = e instanceof TimeoutError ? 'timeout' : 'error';
+    return all({ status, note: (e as Error).message + died });
+  } finally {
+    await scope.close();
+  }
+}
+
+async function main(): Promise<void> {
+  ensureWebsockify();
+  for (const g of GATEWAYS) {
+    const why = g.unavailable();
+    if (why) disabled.set(g.name, why);
+  }
+  const results: Results = new Map();
+  const started = Date.now();
+  for (let round = 1; round <= rounds; round++) {
+    for (const sc of scenarios) {
+      for (const { name } of GATEWAYS) {
+        let out: Record<string, Outcome>;
+        const skipWhy = disabled.get(name) ?? sc.skip?.(name);
+        if (skipWhy) {
+          const status = disabled.has(name) ? 'skipped' : 'n/a';
+          out = Object.fromEntries(sc.metrics.map((m) => [m.id, { status, note: skipWhy }]));
+        } else {
+          const t0 = Date.now();
+          out = await runOne(sc, name);
+          const shown = Object.entries(out)
+            .map(([k, o]) => `${k}=${o.value !== undefined ? o.value.toFixed(1) : ''}${o.status === 'ok' ? '' : ` ${o.status}`}`)
+            .join(' ');
+          log(`round ${round}/${rounds} ${sc.id} ${name}: ${shown} (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
+        }
+        for (const [id, o] of Object.entries(out)) {
+          let byGw = results.get(id);
+          if (!byGw) results.set(id, (byGw = new Map()));
+          byGw.set(name, [...(byGw.get(name) ?? []), o]);
+        }
+        await sleep(200); // let the previous gateway's sockets and processes wind down
+      }
+    }
+  }
+
+  const rows = summarize(scenarios.flatMap((s) => s.metrics), results);
+  const notes = [
+    `websockify idle sessions capped at ${WEBSOCKIFY_IDLE_CAP} (one ~3 MiB process per session).`,
+    ...[...disabled].map(([g, why]) => `${g} disabled: ${why}`),
+    ...renderNotes(rows),
+  ];
+  process.stdout.write(`\nwsgate bench (${quick ? 'quick, 1 round' : `${rounds} rounds`}; medians)\n\n`);
+  process.stdout.write(renderTable(rows) + '\n\n');
+  process.stdout.write('Ratios: >1 means wsgate is better; "(inv)" rows are lower-is-better, so other/wsgate.\n');
+  for (const n of new Set(notes)) process.stdout.write(`- ${n}\n`);
+
+  const dir = `${REPO_ROOT}bench/results`;
+  mkdirSync(dir, { recursive: true });
+  const json = {
+    date: new Date().toISOString(),
+    mode: quick ? 'quick' : 'full',
+    rounds,
+    seconds: Math.round((Date.now() - started) / 1000),
+    host: { cpus: os.cpus().length, cpu: os.cpus()[0]?.model, node: process.version, websockify: websockifyVersion() },
+    notes,
+    metrics: rows.map((s) => ({
+      ...s.metric,
+      medians: Object.fromEntries(Object.entries(s.cells).map(([g, c]) => [g, c.median])),
+      rounds: Object.fromEntries(Object.entries(s.cells).map(([g, c]) => [g, c.outcomes])),
+      wsgateVsFloor: s.vsFloor,
+      wsgateVsWebsockify: s.vsWebsockify,
+    })),
+  };
+  writeFileSync(`${dir}/latest.json`, JSON.stringify(json, null, 2) + '\n');
+  log(`wrote ${dir}/latest.json (${json.seconds} s total)`);
+}
+
+main()
+  .catch((e) => {
+    log(`bench failed: ${(e as Error).stack ?? e}`);
+    process.exitCode = 1;
+  })
+  // Clients or timers left by a timed-out scenario must not keep us alive;
+  // the 'exit' hook in gateways.ts kills any gateway still running.
+  .finally(() => process.exit());

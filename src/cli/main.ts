@@ -1,0 +1,84 @@
+// The wsgate command: parse, start, run until a signal (or a websockify
+// lifetime option) says stop, then stop gracefully and exit 0.
+// Exit codes: 0 normal stop, 1 runtime failure (e.g. port in use), 2 bad usage or config.
+import { readFileSync } from 'node:fs';
+import { ConfigError } from '../config/errors.js';
+import { createLogger } from '../observability/logger.js';
+import { Gateway } from '../server/gateway.js';
+import { parseCommandLine } from './args.js';
+import { helpText } from './options.js';
+
+export function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  let command;
+  try {
+    command = parseCommandLine(argv);
+  } catch (e) {
+    return usageError(e);
+  }
+  if (command.kind === 'help') {
+    process.stdout.write(helpText());
+    return 0;
+  }
+  if (command.kind === 'version') {
+    process.stdout.write(`wsgate ${version()}\n`);
+    return 0;
+  }
+
+  const { config, listenTimeout } = command;
+  const log = createLogger(config.logLevel);
+  const gateway = new Gateway(config, log);
+  try {
+    await gateway.start();
+  } catch (e) {
+    if (e instanceof ConfigError) return usageError(e);
+    process.stderr.write(`wsgate: cannot start: ${(e as Error).message}\n`);
+    return 1;
+  }
+
+  return new Promise<number>((resolve) => {
+    let stopping = false;
+    const stop = (why: string, graceMs?: number) => {
+      if (stopping) {
+        // A second signal: do not wait for the grace period.
+        void gateway.stop(0);
+        return;
+      }
+      stopping = true;
+      log.info({ why }, 'shutting down');
+      void gateway.stop(graceMs).then(() => {
+        log.info('stopped');
+        resolve(0);
+      });
+    };
+    process.on('SIGINT', () => stop('SIGINT'));
+    process.on('SIGTERM', () => stop('SIGTERM'));
+    if (config.runOnce) gateway.registry.once('ended', () => stop('--run-once: the session ended', 0));
+    if (listenTimeout > 0) setTimeout(() => stop('--timeout reached', Infinity), listenTimeout).unref();
+    if (config.exitWhenIdle > 0) watchIdle(gateway, config.exitWhenIdle, () => stop('--idle-timeout: no session', 0));
+  });
+}
+
+/** websockify's --idle-timeout: exit once no session has been open for `ms`. */
+function watchIdle(gateway: Gateway, ms: number, onIdle: () => void): void {
+  let timer: NodeJS.Timeout | null = null;
+  const arm = () => {
+    if (gateway.registry.size === 0 && !timer) timer = setTimeout(onIdle, ms);
+  };
+  gateway.registry.on('empty', arm);
+  gateway.registry.on('added', () => {
+    if (timer) clearTimeout(timer);
+    timer = null;
+  });
+  arm();
+}
+
+function usageError(e: unknown): number {
+  if (!(e instanceof ConfigError)) throw e;
+  process.stderr.write(`wsgate: ${e.message}\n(wsgate --help lists the options)\n`);
+  return 2;
+}

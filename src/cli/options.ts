@@ -1,0 +1,72 @@
+// Every command-line option, websockify's names first. One table drives
+// parsing, --help, and the mapping to config fields, so they cannot drift.
+
+export interface OptionSpec {
+  name: string;
+  short?: string;
+  /** Placeholder for the value; absent for switches. */
+  value?: string;
+  help: string;
+  /** A websockify option wsgate knows but does not offer (yet): refused with this reason. */
+  unsupported?: string;
+}
+
+export const OPTIONS: OptionSpec[] = [
+  { name: 'help', short: 'h', help: 'show this help and exit' },
+  { name: 'version', help: 'print the version and exit' },
+  { name: 'config', value: 'FILE', help: 'run the routes of a YAML config file (see README); no positional arguments then' },
+  { name: 'verbose', short: 'v', help: 'log at debug level' },
+  { name: 'traffic', help: 'log every frame and backend chunk (trace level)' },
+  { name: 'log-level', value: 'LEVEL', help: 'trace, debug, info (default), warn, error, fatal or silent' },
+  { name: 'cert', value: 'FILE', help: 'TLS certificate (PEM); the port then speaks TLS only' },
+  { name: 'key', value: 'FILE', help: 'TLS private key (PEM), if not inside --cert' },
+  { name: 'ssl-only', help: 'refuse plain connections (always so with --cert; accepted for websockify compatibility)' },
+  { name: 'unix-target', value: 'FILE', help: 'connect to a Unix socket instead of target_host:target_port' },
+  { name: 'heartbeat', value: 'SECONDS', help: 'send a ping every SECONDS; drop a client silent for twice that' },
+  { name: 'heartbeat-timeout', value: 'SECONDS', help: 'drop a client that answered nothing for SECONDS (default 2 x --heartbeat)' },
+  { name: 'idle-timeout', value: 'SECONDS', help: 'as websockify: exit after SECONDS with no session open' },
+  { name: 'timeout', value: 'SECONDS', help: 'as websockify: stop accepting after SECONDS, exit when the sessions have ended' },
+  { name: 'run-once', help: 'as websockify: serve one session, then exit' },
+  { name: 'session-idle-timeout', value: 'SECONDS', help: 'close a session with no data either way for SECONDS (1001)' },
+  { name: 'connect-timeout', value: 'SECONDS', help: 'backend connect timeout (default 30)' },
+  { name: 'local-address', value: 'ADDR', help: 'local address to bind backend connections to' },
+  { name: 'max-message-size', value: 'SIZE', help: 'largest message accepted from a client (default 32MiB); larger: close 1009' },
+  { name: 'high-water-mark', value: 'SIZE', help: 'outbound bytes queued per session before the backend is paused (default 1MiB)' },
+  { name: 'per-message-deflate', help: 'offer permessage-deflate compression (off by default)' },
+  { name: 'close-timeout', value: 'SECONDS', help: 'how long a close handshake may take (default 5)' },
+  { name: 'grace-period', value: 'SECONDS', help: 'on SIGTERM/SIGINT, how long sessions may go on before close 1001 (default 3)' },
+  { name: 'health', value: 'PATH', help: 'health endpoint path (default /healthz); "off" disables it' },
+  { name: 'prefer-ipv6', short: '6', help: 'accepted for websockify compatibility: a bare port listens on IPv6 and IPv4 anyway' },
+  { name: 'web', value: 'DIR', help: 'serve static files', unsupported: 'static files are not served yet' },
+  { name: 'record', value: 'FILE', help: 'record sessions', unsupported: 'session recording is not available yet' },
+  { name: 'token-plugin', value: 'CLASS', help: 'token lookup', unsupported: 'token plugins are not available yet' },
+  { name: 'token-source', value: 'ARG', help: 'token lookup', unsupported: 'token plugins are not available yet' },
+  { name: 'host-token', help: 'token from Host', unsupported: 'token plugins are not available yet' },
+  { name: 'target-config', value: 'FILE', help: 'token file', unsupported: 'token files are not available yet' },
+  { name: 'daemon', short: 'D', help: 'daemonize', unsupported: 'run wsgate under a service manager instead (systemd, docker)' },
+  { name: 'log-file', value: 'FILE', help: 'log to a file', unsupported: 'logs go to stdout as JSON lines; redirect them' },
+];
+
+export function helpText(): string {
+  const lines = OPTIONS.filter((o) => !o.unsupported).map((o) => {
+    const flag = `${o.short ? `-${o.short}, ` : '    '}--${o.name}${o.value ? ` ${o.value}` : ''}`;
+    return `  ${flag.padEnd(34)} ${o.help}`;
+  });
+  const refused = OPTIONS.filter((o) => o.unsupported).map((o) => `--${o.name}`);
+  return [
+    'Usage:',
+    '  wsgate [options] [listen_host:]listen_port target_host:target_port',
+    '  wsgate [options] [listen_host:]listen_port --unix-target FILE',
+    '  wsgate [options] --config FILE.yaml',
+    '',
+    'Proxies WebSocket sessions (every path, like websockify) to a TCP or Unix-socket',
+    'target. target_port may be a service name from /etc/services. SIZE takes units',
+    '(64KiB, 32MiB). Logs are JSON lines on stdout.',
+    '',
+    'Options:',
+    ...lines,
+    '',
+    `websockify options not offered yet (refused with a reason): ${refused.join(' ')}`,
+    '',
+  ].join('\n');
+}

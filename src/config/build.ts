@@ -1,0 +1,94 @@
+// Turns a raw config object (from YAML or from the CLI, in user units) into
+// the validated GatewayConfig. Both entry points go through here so that
+// the CLI and the file accept exactly the same things.
+import { configSchema, routeCommonSchema } from './schema.js';
+import { validateAgainst } from './validate.js';
+import { configError, type Locator } from './errors.js';
+import { ConfigValueError, parseHostPort, parseSeconds, parseSize } from './units.js';
+import { SESSION_DEFAULTS, type GatewayConfig, type ListenAddress, type RouteConfig, type SessionOptions } from './types.js';
+
+type Raw = Record<string, unknown>;
+
+export function buildConfig(raw: unknown, locate: Locator, baseDir: string): GatewayConfig {
+  validateAgainst(configSchema, raw, [], locate);
+  const r = raw as Raw;
+  const convert = converter(locate);
+
+  const listenRaw = r.listen === undefined ? [8080] : Array.isArray(r.listen) ? r.listen : [r.listen];
+  const listen: ListenAddress[] = listenRaw.map((l, i) =>
+    convert(Array.isArray(r.listen) ? ['listen', i] : ['listen'], l, (v) => {
+      const hp = parseHostPort(String(v), { hostOptional: true });
+      if (typeof hp.port !== 'number') throw new ConfigValueError(`listen port must be a number (got "${hp.port}")`);
+      return { host: hp.host, port: hp.port };
+    }),
+  );
+
+  const defaults = sessionOptions(SESSION_DEFAULTS, (r.defaults ?? {}) as Raw, ['defaults'], locate);
+  const routes = (r.routes as Raw[]).map((route, i): RouteConfig => {
+    const { path, handler, ...rest } = route as Raw & { path: string; handler: string };
+    const common = sessionOptions(defaults, route, ['routes', i], locate);
+    const options: Record<string, unknown> = {};
+    for (const [key, value] of Object.entries(rest)) if (!(key in routeCommonSchema)) options[key] = value;
+    const sources: Record<string, string | undefined> = { '': locate(['routes', i]) };
+    for (const key of Object.keys(route)) sources[key] = locate(['routes', i, key]);
+    return { path, handler, ...common, options, index: i, sources };
+  });
+  const seen = new Set<string>();
+  routes.forEach((route, i) => {
+    if (seen.has(route.path)) throw configError(locate, ['routes', i, 'path'], `"${route.path}" is used by an earlier route`);
+    seen.add(route.path);
+  });
+
+  const tlsRaw = r.tls as Raw | undefined;
+  return {
+    listen,
+    tls: tlsRaw && { cert: String(tlsRaw.cert), key: String(tlsRaw.key ?? tlsRaw.cert), only: tlsRaw.only === true },
+    healthPath: r.health === false ? null : ((r.health as string | undefined) ?? '/healthz'),
+    gracePeriod: r.gracePeriod === undefined ? 3000 : parseSeconds(r.gracePeriod),
+    exitWhenIdle: r.exitWhenIdle === undefined ? 0 : parseSeconds(r.exitWhenIdle),
+    runOnce: r.runOnce === true,
+    logLevel: (r.logLevel as string | undefined) ?? 'info',
+    traffic: r.traffic === true,
+    routes,
+    baseDir,
+  };
+}
+
+type Convert = <T>(path: Array<string | number>, value: unknown, fn: (v: unknown) => T) => T;
+
+/** Applies a unit parser, turning its complaint into an error that names the field. */
+function converter(locate: Locator): Convert {
+  return (path, value, fn) => {
+    try {
+      return fn(value);
+    } catch (e) {
+      if (e instanceof ConfigValueError) throw configError(locate, path, e.message);
+      throw e;
+    }
+  };
+}
+
+function sessionOptions(base: SessionOptions, raw: Raw, at: Array<string | number>, locate: Locator): SessionOptions {
+  const convert = converter(locate);
+  const out = { ...base };
+  const size = (k: 'maxMessageSize' | 'highWaterMark' | 'lowWaterMark') => {
+    if (raw[k] !== undefined) out[k] = convert([...at, k], raw[k], parseSize);
+  };
+  const secs = (k: 'heartbeat' | 'heartbeatTimeout' | 'idleTimeout' | 'closeTimeout') => {
+    if (raw[k] !== undefined) out[k] = convert([...at, k], raw[k], parseSeconds);
+  };
+  size('maxMessageSize');
+  size('highWaterMark');
+  size('lowWaterMark');
+  secs('heartbeat');
+  secs('heartbeatTimeout');
+  secs('idleTimeout');
+  secs('closeTimeout');
+  if (typeof raw.perMessageDeflate === 'boolean') out.perMessageDeflate = raw.perMessageDeflate;
+  // A low-water mark left at its default follows a smaller high-water mark down.
+  if (raw.lowWaterMark === undefined && out.lowWaterMark > out.highWaterMark / 4) out.lowWaterMark = Math.floor(out.highWaterMark / 4);
+  if (out.lowWaterMark > out.highWaterMark) {
+    throw configError(locate, [...at, 'lowWaterMark'], `must not exceed highWaterMark (${out.highWaterMark})`);
+  }
+  return out;
+}

@@ -1,0 +1,52 @@
+// JSON Schema of the config file as the user writes it (seconds, "32MiB").
+// Handler-specific route fields are checked by each handler's own schema,
+// so that a typo in any field of any route is reported, not ignored.
+
+const size = { anyOf: [{ type: 'integer', minimum: 0 }, { type: 'string', pattern: '^\\s*\\d+(\\.\\d+)?\\s*[a-zA-Z]*\\s*$' }] };
+const seconds = { type: 'number', minimum: 0 };
+const address = { anyOf: [{ type: 'string', minLength: 1 }, { type: 'integer', minimum: 0, maximum: 65535 }] };
+
+/** Options that any route may set, and `defaults` sets for all routes. */
+export const sessionOptionsSchema = {
+  maxMessageSize: size,
+  perMessageDeflate: { type: 'boolean' },
+  highWaterMark: size,
+  lowWaterMark: size,
+  heartbeat: seconds,
+  heartbeatTimeout: seconds,
+  idleTimeout: seconds,
+  closeTimeout: seconds,
+} as const;
+
+export const routeCommonSchema = {
+  path: { type: 'string', pattern: '^(/.*|\\*)$' },
+  handler: { type: 'string', minLength: 1 },
+  ...sessionOptionsSchema,
+} as const;
+
+export const configSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['routes'],
+  properties: {
+    listen: { anyOf: [address, { type: 'array', minItems: 1, items: address }] },
+    tls: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['cert'],
+      properties: { cert: { type: 'string' }, key: { type: 'string' }, only: { type: 'boolean' } },
+    },
+    health: { anyOf: [{ type: 'string', pattern: '^/' }, { const: false }] },
+    gracePeriod: seconds,
+    exitWhenIdle: seconds,
+    runOnce: { type: 'boolean' },
+    logLevel: { enum: ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] },
+    traffic: { type: 'boolean' },
+    defaults: { type: 'object', additionalProperties: false, properties: sessionOptionsSchema },
+    routes: {
+      type: 'array',
+      minItems: 1,
+      items: { type: 'object', required: ['path', 'handler'], properties: routeCommonSchema },
+    },
+  },
+} as const;

@@ -1,0 +1,77 @@
+// The one validated configuration that the CLI and the config file both
+// produce. Every duration is in milliseconds and every size in bytes here;
+// the user-facing units (seconds, "32MiB") are converted at load time.
+
+export interface ListenAddress {
+  /** undefined = all interfaces, IPv4 and IPv6 (Node's dual-stack default). */
+  host?: string;
+  port: number;
+}
+
+export interface TlsConfig {
+  cert: string;
+  key: string;
+  /** Refuse plain-text clients (websockify's --ssl-only). */
+  only: boolean;
+}
+
+/** Options every route has, whatever its handler. */
+export interface SessionOptions {
+  maxMessageSize: number;
+  perMessageDeflate: boolean;
+  /** Outbound bytes queued per session above which producers are told to pause. */
+  highWaterMark: number;
+  /** Outbound bytes at or below which paused producers resume. */
+  lowWaterMark: number;
+  /** Ping interval, 0 = off (websockify's --heartbeat). */
+  heartbeat: number;
+  /** Drop a peer that has not answered a ping for this long. */
+  heartbeatTimeout: number;
+  /** Close a session with no data either way for this long, 0 = off. */
+  idleTimeout: number;
+  /** How long a close handshake may take before the socket is destroyed. */
+  closeTimeout: number;
+}
+
+export interface RouteConfig extends SessionOptions {
+  /** Exact URL path, or "*" for every path (the websockify CLI form). */
+  path: string;
+  /** A built-in handler name or a module path. */
+  handler: string;
+  /** Everything else the route says, for the handler to read and check. */
+  options: Record<string, unknown>;
+  /** Position in the routes list, for error messages. */
+  index: number;
+  /** Where each field was written ("file.yaml:12"), for error messages. */
+  sources: Record<string, string | undefined>;
+}
+
+export interface GatewayConfig {
+  listen: ListenAddress[];
+  tls?: TlsConfig;
+  /** Path of the health endpoint, or null for none. */
+  healthPath: string | null;
+  /** On SIGTERM, how long sessions may go on before they are closed with 1001. */
+  gracePeriod: number;
+  /** websockify --idle-timeout: exit after this long with no session, 0 = never. */
+  exitWhenIdle: number;
+  /** websockify --run-once: exit after the first session ends. */
+  runOnce: boolean;
+  logLevel: string;
+  /** Log every frame (websockify --traffic). */
+  traffic: boolean;
+  routes: RouteConfig[];
+  /** Directory that relative module paths are resolved against. */
+  baseDir: string;
+}
+
+export const SESSION_DEFAULTS: SessionOptions = {
+  maxMessageSize: 32 * 1024 * 1024, // the original module's default
+  perMessageDeflate: false,
+  highWaterMark: 1024 * 1024,
+  lowWaterMark: 256 * 1024,
+  heartbeat: 0,
+  heartbeatTimeout: 0, // 0 = twice the heartbeat interval
+  idleTimeout: 0,
+  closeTimeout: 5000,
+};

@@ -1,0 +1,78 @@
+// Moves bytes between an open Session and a connected backend socket, both
+// ways, with backpressure on each side and an orderly teardown:
+//   backend EOF   -> everything already read is sent, then close 1000
+//   backend error -> close 1011 after what was already queued
+//   client close  -> the backend gets every byte received, then FIN
+import type { Socket } from 'node:net';
+import type { Session } from '../session/session.js';
+import type { Logger } from '../observability/logger.js';
+import { decodeBase64, type Encoding } from './codec.js';
+
+export interface RelayOptions {
+  encoding: Encoding;
+  /** After the session ends, how long the backend may take to finish before it is destroyed. */
+  closeTimeoutMs: number;
+  log: Logger;
+  /** Log every chunk (websockify --traffic). */
+  traffic: boolean;
+}
+
+export function relay(session: Session, backend: Socket, opts: RelayOptions): void {
+  const base64 = opts.encoding === 'base64';
+  let backendPaused = false;
+  let clientPaused = false;
+  let backendError: NodeJS.ErrnoException | null = null;
+
+  const resumeBackend = () => {
+    backendPaused = false;
+    backend.resume();
+  };
+  backend.on('data', (chunk: Buffer) => {
+    if (opts.traffic) opts.log.trace({ sid: session.id, dir: 'backend>client', bytes: chunk.length }, 'traffic');
+    if (!session.isOpen) return; // closing: the client will not get more
+    const below = base64 ? session.send(chunk.toString('base64'), false) : session.send(chunk, true);
+    if (!below && !backendPaused) {
+      backendPaused = true;
+      backend.pause();
+      session.once('drain', resumeBackend);
+    }
+  });
+
+  const resumeClient = () => {
+    clientPaused = false;
+    session.resumeReading();
+  };
+  session.on('message', (data: Buffer) => {
+    if (opts.traffic) opts.log.trace({ sid: session.id, dir: 'client>backend', bytes: data.length }, 'traffic');
+    const bytes = base64 ? decodeBase64(data) : data;
+    if (!bytes) {
+      session.close(1007, 'invalid base64 payload');
+      return;
+    }
+    if (backend.destroyed || backend.writableEnded) return;
+    if (!backend.write(bytes) && !clientPaused) {
+      clientPaused = true;
+      session.pauseReading();
+      backend.once('drain', resumeClient);
+    }
+  });
+
+  backend.on('end', () => session.close(1000, 'backend closed the connection'));
+  backend.on('error', (err: NodeJS.ErrnoException) => {
+    backendError = err;
+  });
+  backend.on('close', () => {
+    if (backendError) session.close(1011, `backend error: ${backendError.code ?? backendError.message}`);
+    else session.close(1000, 'backend closed the connection');
+  });
+
+  session.once('close', () => {
+    if (backendPaused) session.removeListener('drain', resumeBackend);
+    if (backend.destroyed) return;
+    backend.end(); // after every byte already written
+    const timer = setTimeout(() => backend.destroy(), opts.closeTimeoutMs);
+    timer.unref();
+    backend.once('close', () => clearTimeout(timer));
+    backend.resume(); // read (and drop) until the backend closes its side
+  });
+}

@@ -1,0 +1,113 @@
+// The gateway: HTTP listeners (IPv4/IPv6, optional TLS), the route table,
+// the session registry, and graceful stop.
+import http from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import type { GatewayConfig } from '../config/types.js';
+import type { Logger } from '../observability/logger.js';
+import { SessionRegistry } from '../observability/session-registry.js';
+import { createHandler } from '../handlers/registry.js';
+import { RouteTable, serveRoute } from './route-table.js';
+import { handleUpgrade, requestUrl } from './upgrade.js';
+import { answer } from './http-answers.js';
+import { createListener } from './listener.js';
+
+export class Gateway {
+  readonly registry = new SessionRegistry();
+  readonly #config: GatewayConfig;
+  readonly #log: Logger;
+  #routes: RouteTable | null = null;
+  #servers: http.Server[] = [];
+  #stopping = false;
+  readonly #startedAt = Date.now();
+
+  constructor(config: GatewayConfig, log: Logger) {
+    this.#config = config;
+    this.#log = log;
+  }
+
+  /** Loads every handler (a bad plugin fails here), then listens on every address. */
+  async start(): Promise<AddressInfo[]> {
+    const served = [];
+    for (const route of this.#config.routes) served.push(serveRoute(route, await createHandler(route, this.#config.baseDir, this.#log)));
+    this.#routes = new RouteTable(served);
+    const env = { routes: this.#routes, registry: this.registry, log: this.#log, stopping: () => this.#stopping };
+    const addresses: AddressInfo[] = [];
+    for (const addr of this.#config.listen) {
+      const server = createListener(this.#config.tls, this.#log);
+      server.on('request', (req, res) => this.#onRequest(req, res));
+      server.on('upgrade', (req, socket, head) => {
+        handleUpgrade(env, req, socket, head).catch((err) => {
+          this.#log.error({ err }, 'upgrade failed');
+          socket.destroy();
+        });
+      });
+      server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
+        this.#log.info({ remote: (socket as Socket).remoteAddress, err: err.code ?? err.message }, 'malformed HTTP request');
+        if (socket.writable && err.code !== 'ECONNRESET') socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+        else socket.destroy();
+      });
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen({ host: addr.host, port: addr.port }, () => {
+          server.removeListener('error', reject);
+          resolve();
+        });
+      });
+      this.#servers.push(server);
+      addresses.push(server.address() as AddressInfo);
+      this.#log.info({ address: server.address(), tls: this.#config.tls ? (this.#config.tls.only ? 'only' : 'optional') : 'off' }, 'listening');
+    }
+    for (const r of this.#routes.all) this.#log.info({ path: r.config.path, handler: r.config.handler }, 'route ready');
+    return addresses;
+  }
+
+  #onRequest(req: http.IncomingMessage, res: http.ServerResponse): void {
+    const url = requestUrl(req.url);
+    if (!url) return answer(res, 400, 'Bad Request\n');
+    if (url.pathname === this.#config.healthPath && (req.method === 'GET' || req.method === 'HEAD')) {
+      return answer(res, this.#stopping ? 503 : 200, {
+        status: this.#stopping ? 'stopping' : 'ok',
+        sessions: this.registry.size,
+        sessionsTotal: this.registry.total,
+        uptimeSeconds: Math.round((Date.now() - this.#startedAt) / 1000),
+      });
+    }
+    if (this.#routes?.match(url.pathname)) {
+      return answer(res, 426, 'This path speaks WebSocket only.\n', { Upgrade: 'websocket', Connection: 'Upgrade' });
+    }
+    answer(res, 404, 'Not Found\n');
+  }
+
+  /**
+   * Stops accepting, lets sessions run for up to `graceMs`, closes the rest
+   * with 1001, and resolves once every session has ended.
+   */
+  async stop(graceMs = this.#config.gracePeriod): Promise<void> {
+    if (!this.#stopping) {
+      this.#stopping = true;
+      this.#log.info({ sessions: this.registry.size, graceMs }, 'stopping');
+      for (const server of this.#servers) {
+        server.close();
+        server.closeIdleConnections();
+      }
+    }
+    await this.#whenEmpty(graceMs);
+    for (const session of this.registry) session.close(1001, 'server shutting down');
+    const closeTimeout = Math.max(0, ...this.#config.routes.map((r) => r.closeTimeout));
+    await this.#whenEmpty(closeTimeout + 1000);
+    for (const server of this.#servers) server.closeAllConnections();
+  }
+
+  #whenEmpty(timeoutMs: number): Promise<void> {
+    if (this.registry.size === 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.registry.removeListener('empty', done);
+        resolve();
+      };
+      const timer = setTimeout(done, timeoutMs);
+      this.registry.once('empty', done);
+    });
+  }
+}

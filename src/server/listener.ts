@@ -1,0 +1,29 @@
+// The HTTP server of one listen address: plain, or TLS when a certificate
+// is configured.
+//
+// Decision: with a certificate the port speaks TLS only. websockify also
+// accepts plain connections on the same port unless --ssl-only is given;
+// that needs peeking at the first byte, which Node's HTTP server (it
+// consumes the socket handle directly) does not allow cleanly. Listen on a
+// second address for plain clients instead; --ssl-only is accepted as is.
+import http from 'node:http';
+import https from 'node:https';
+import { readFileSync } from 'node:fs';
+import type { TlsConfig } from '../config/types.js';
+import { ConfigError } from '../config/errors.js';
+import type { Logger } from '../observability/logger.js';
+
+export function createListener(tls: TlsConfig | undefined, log: Logger): http.Server {
+  const options: http.ServerOptions = { noDelay: true, keepAlive: false };
+  if (!tls) return http.createServer(options);
+  const read = (file: string, what: string) => {
+    try {
+      return readFileSync(file);
+    } catch (e) {
+      throw new ConfigError(`tls.${what}: cannot read ${file}: ${(e as Error).message}`);
+    }
+  };
+  const server = https.createServer({ ...options, cert: read(tls.cert, 'cert'), key: read(tls.key, 'key') });
+  server.on('tlsClientError', (err, socket) => log.info({ remote: socket.remoteAddress, err: err.message }, 'TLS handshake failed'));
+  return server as unknown as http.Server;
+}

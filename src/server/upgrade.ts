@@ -1,0 +1,158 @@
+// One upgrade request, from the raw HTTP request to an open Session:
+// route -> handshake check -> handler.connect (may dial the backend) ->
+// refusal with an HTTP status, or the 101 and a Session.
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { Logger } from '../observability/logger.js';
+import type { SessionRegistry } from '../observability/session-registry.js';
+import { Session } from '../session/session.js';
+import type { ConnectContext, ConnectResult } from '../handlers/types.js';
+import { checkHandshake, offeredProtocols } from './handshake.js';
+import { refuseUpgrade } from './http-answers.js';
+import { decisions, type RouteTable, type ServedRoute } from './route-table.js';
+
+export interface UpgradeEnv {
+  routes: RouteTable;
+  registry: SessionRegistry;
+  log: Logger;
+  /** True once the gateway is stopping: new sessions are refused with 503. */
+  stopping: () => boolean;
+}
+
+export async function handleUpgrade(env: UpgradeEnv, req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+  const remoteAddress = req.socket.remoteAddress ?? '?';
+  const remotePort = req.socket.remotePort ?? 0;
+  const url = requestUrl(req.url);
+  // Only the path is logged: the query may carry a token.
+  const log = env.log.child({ remote: remoteAddress, path: url?.pathname });
+  socket.on('error', (err) => log.debug({ err: err.message }, 'client socket error during handshake'));
+  const refuse = (status: number, reason: string, headers?: Record<string, string>) => {
+    log.info({ status, reason }, 'handshake refused');
+    refuseUpgrade(socket, status, headers);
+  };
+  if (!url) return refuse(400, 'request target is not an absolute path');
+
+  const route = env.routes.match(url.pathname);
+  if (!route) return refuse(404, 'no route for this path');
+  if (env.stopping()) return refuse(503, 'gateway is stopping');
+  const problem = checkHandshake(req);
+  if (problem) return refuse(problem.status, problem.reason, problem.headers);
+
+  const offered = offeredProtocols(req)!;
+  const responseHeaders: string[] = [];
+  const gone = new AbortController();
+  const onGone = () => gone.abort();
+  socket.once('close', onGone);
+  const ctx: ConnectContext = {
+    url,
+    headers: req.headers,
+    remoteAddress,
+    remotePort,
+    offeredProtocols: offered,
+    route: route.config,
+    log,
+    signal: gone.signal,
+    setResponseHeader: (name, value) => {
+      if (/[\r\n]/.test(name + value)) throw new Error('response header contains a line break');
+      responseHeaders.push(`${name}: ${value}`);
+    },
+  };
+
+  let result: ConnectResult<unknown>;
+  try {
+    result = await route.handler.connect(ctx);
+  } catch (err) {
+    log.error({ err }, 'handler connect() failed');
+    return refuse(500, 'handler error');
+  } finally {
+    socket.removeListener('close', onGone);
+  }
+  if (!result.accept) return refuse(result.status, result.reason);
+  const { state, protocol, target } = result;
+  if (socket.destroyed || env.stopping()) {
+    route.handler.abandon?.(state);
+    if (!socket.destroyed) refuse(503, 'gateway is stopping');
+    return;
+  }
+  if (protocol !== undefined && !offered.includes(protocol)) {
+    route.handler.abandon?.(state);
+    log.error({ protocol }, 'handler chose a subprotocol the client did not offer');
+    return refuse(500, 'handler error');
+  }
+
+  decisions.set(req, { protocol, headers: responseHeaders });
+  let opened = false;
+  // If `ws` refuses the handshake after all, it closes the socket without calling back.
+  socket.once('close', () => {
+    if (!opened) route.handler.abandon?.(state);
+  });
+  route.wss.handleUpgrade(req, socket, head, (ws) => {
+    opened = true;
+    openSession(env, route, ws, { remoteAddress, protocol: protocol ?? '', target: target ?? '' }, state, log);
+  });
+}
+
+/** The request target as a URL; null unless it is an origin-form path ("/a?b"). */
+export function requestUrl(target: string | undefined): URL | null {
+  if (!target?.startsWith('/')) return null;
+  try {
+    return new URL(`http://gateway.invalid${target}`);
+  } catch {
+    return null;
+  }
+}
+
+function openSession(
+  env: UpgradeEnv,
+  route: ServedRoute,
+  ws: import('ws').WebSocket,
+  info: { remoteAddress: string; protocol: string; target: string },
+  state: unknown,
+  requestLog: Logger,
+): void {
+  const session = new Session(ws, route.config, { remoteAddress: info.remoteAddress, route: route.config.path, protocol: info.protocol });
+  session.target = info.target;
+  const log = requestLog.child({ sid: session.id });
+  env.registry.add(session);
+  log.info({ route: route.config.path, target: info.target || undefined, protocol: info.protocol || undefined }, 'session open');
+  const { handler } = route;
+  const fail = (what: string, err: unknown) => {
+    log.error({ err }, `handler ${what}() threw`);
+    session.close(1011, 'internal error');
+  };
+  session.on('message', (data, isBinary) => {
+    if (log.isLevelEnabled('trace')) log.trace({ bytes: data.length, binary: isBinary }, 'message from client');
+    try {
+      handler.message?.(state, session, data, isBinary);
+    } catch (err) {
+      fail('message', err);
+    }
+  });
+  session.once('close', (closeInfo) => {
+    log.info(
+      {
+        route: route.config.path,
+        target: info.target || undefined,
+        bytesIn: session.bytesIn,
+        bytesOut: session.bytesOut,
+        messagesIn: session.messagesIn,
+        messagesOut: session.messagesOut,
+        durationMs: Date.now() - session.startedAt,
+        code: closeInfo.code,
+        reason: closeInfo.reason,
+        closedBy: closeInfo.by,
+      },
+      'session closed',
+    );
+    try {
+      handler.close?.(state, session, closeInfo);
+    } catch (err) {
+      log.error({ err }, 'handler close() threw');
+    }
+  });
+  try {
+    handler.open?.(state, session);
+  } catch (err) {
+    fail('open', err);
+  }
+}

@@ -1,0 +1,315 @@
+// One Session per WebSocket, and the only code that writes to it.
+//
+// The seed's bug was two producers sharing one output queue. Here every
+// producer (a backend socket, a timer, a plugin, a worker bridge) calls
+// send() or stream(), and the session alone talks to `ws`. Node runs this on
+// one thread, so calls cannot race; what can still go wrong is a whole
+// message landing between the fragments of a streamed one, because `ws`
+// tracks fragmentation per socket. So while a stream is active, other data
+// messages wait in `pending`, in order; control frames (ping/pong/close) are
+// sent by `ws` directly and may legally go between fragments.
+//
+// Backpressure: bufferedAmount = pending bytes + what `ws`/the socket hold.
+// send() returns false at or above the high-water mark; 'drain' fires (and
+// drain() resolves) once it is back at or below the low-water mark. Writes
+// made while above the mark carry a completion callback, so a drain check
+// always follows the last byte queued.
+import { EventEmitter } from 'node:events';
+import { randomBytes } from 'node:crypto';
+import type { WebSocket } from 'ws';
+import type { SessionOptions } from '../config/types.js';
+import { Fifo } from './outbound-queue.js';
+import { SessionClosedError } from './errors.js';
+import { MessageStream } from './message-stream.js';
+import { Liveness } from './liveness.js';
+
+export type Payload = Buffer | Uint8Array | string;
+type Outgoing =
+  | { kind: 'message'; data: Payload; binary: boolean; size: number }
+  | { kind: 'stream'; stream: MessageStream }
+  | { kind: 'close'; code: number; reason: string };
+
+export type SessionState = 'open' | 'closing' | 'closed';
+
+export interface CloseInfo {
+  /** The code in the close frame we sent, or received if the peer closed first; 1006 if none. */
+  code: number;
+  reason: string;
+  /** Who started the close: 'server', 'client', or 'network' (no close frame). */
+  by: 'server' | 'client' | 'network';
+}
+
+export interface SessionMeta {
+  remoteAddress: string;
+  route: string;
+  protocol: string;
+}
+
+export declare interface Session {
+  on(event: 'message', listener: (data: Buffer, isBinary: boolean) => void): this;
+  on(event: 'drain', listener: () => void): this;
+  on(event: 'close', listener: (info: CloseInfo) => void): this;
+  once(event: 'drain', listener: () => void): this;
+  once(event: 'close', listener: (info: CloseInfo) => void): this;
+}
+
+const WS_ERROR_CLOSE_CODES: Record<string, number> = {
+  WS_ERR_UNSUPPORTED_MESSAGE_LENGTH: 1009,
+  WS_ERR_INVALID_UTF8: 1007,
+};
+
+export class Session extends EventEmitter {
+  readonly id = randomBytes(6).toString('base64url');
+  readonly startedAt = Date.now();
+  readonly meta: SessionMeta;
+  /** Where the handler connected this session to, for logs. */
+  target = '';
+  bytesIn = 0;
+  bytesOut = 0;
+  messagesIn = 0;
+  messagesOut = 0;
+  lastDataAt = this.startedAt;
+
+  readonly #ws: WebSocket;
+  readonly #opts: SessionOptions;
+  readonly #pending = new Fifo<Outgoing>();
+  #pendingBytes = 0;
+  #active: MessageStream | null = null;
+  #state: SessionState = 'open';
+  #aboveHighWater = false;
+  #drainWaiters: Array<{ resolve: () => void; reject: (e: Error) => void; streamOnly: boolean }> = [];
+  #closeSent: { code: number; reason: string } | null = null;
+  #closeTimer: NodeJS.Timeout | null = null;
+  #closeInfo: CloseInfo | null = null;
+  readonly #liveness: Liveness;
+
+  constructor(ws: WebSocket, opts: SessionOptions, meta: SessionMeta) {
+    super();
+    this.#ws = ws;
+    this.#opts = opts;
+    this.meta = meta;
+    this.#liveness = new Liveness(this, ws, opts);
+    ws.on('message', (data: Buffer, isBinary: boolean) => {
+      this.bytesIn += data.length;
+      this.messagesIn++;
+      this.lastDataAt = Date.now();
+      this.emit('message', data, isBinary);
+    });
+    ws.on('error', (err: Error & { code?: string }) => {
+      // `ws` has already sent the matching close frame (1002/1007/1009) or will drop the socket.
+      if (!this.#closeSent) this.#closeSent = { code: WS_ERROR_CLOSE_CODES[err.code ?? ''] ?? 1002, reason: err.message };
+      this.#beginClosing();
+    });
+    ws.on('close', (code: number, reason: Buffer) => this.#finish(code, reason.toString()));
+  }
+
+  get state(): SessionState {
+    return this.#state;
+  }
+
+  get isOpen(): boolean {
+    return this.#state === 'open';
+  }
+
+  /** Bytes accepted but not yet handed to the kernel. */
+  get bufferedAmount(): number {
+    return this.#pendingBytes + this.#ws.bufferedAmount;
+  }
+
+  /** False while producers should hold back (above the high-water mark). */
+  get writable(): boolean {
+    return this.#state === 'open' && !this.#aboveHighWater;
+  }
+
+  get highWaterMark(): number {
+    return this.#opts.highWaterMark;
+  }
+
+  /** How the session ended, once it has. */
+  get closeInfo(): CloseInfo | null {
+    return this.#closeInfo;
+  }
+
+  /**
+   * Queues one whole message. Returns false when the caller should wait for
+   * 'drain' (or `await drain()`) before sending more. Throws
+   * SessionClosedError once the session is closing or closed.
+   */
+  send(data: Payload, binary: boolean = typeof data !== 'string'): boolean {
+    if (this.#state !== 'open') throw new SessionClosedError(this.id);
+    const size = typeof data === 'string' ? Buffer.byteLength(data) : data.byteLength;
+    if (this.#active || this.#pending.length > 0) {
+      this.#pending.push({ kind: 'message', data, binary, size });
+      this.#pendingBytes += size;
+    } else {
+      this.#write(data, binary, true, size);
+    }
+    return this.#checkHighWater();
+  }
+
+  /**
+   * Starts a message sent in fragments. Until it ends, other data messages
+   * wait behind it; finish it with end(). Throws if the session is closing.
+   */
+  stream(binary = true): MessageStream {
+    if (this.#state !== 'open') throw new SessionClosedError(this.id);
+    const stream: MessageStream = new MessageStream(this, binary, {
+      write: (chunk, fin) => this.#write(chunk, binary, fin, chunk.byteLength),
+      buffered: (delta) => {
+        this.#pendingBytes += delta;
+      },
+      ended: () => {
+        if (this.#active === stream) {
+          this.#active = null;
+          this.#flush();
+        }
+      },
+      canContinue: (): boolean => this.#checkHighWater(stream),
+      drain: () => this.#waitForDrain(stream === this.#active),
+    });
+    if (this.#active || this.#pending.length > 0) this.#pending.push({ kind: 'stream', stream });
+    else this.#activate(stream);
+    return stream;
+  }
+
+  /** Resolves when the queue is back at or below the low-water mark. */
+  drain(): Promise<void> {
+    if (this.#state !== 'open') return Promise.reject(new SessionClosedError(this.id));
+    return this.#waitForDrain(false);
+  }
+
+  /**
+   * Closes after everything already queued (including an active stream) has
+   * been sent. Idempotent. The socket is destroyed if the close handshake
+   * has not completed within closeTimeout.
+   */
+  close(code = 1000, reason = ''): void {
+    if (this.#state !== 'open') return;
+    this.#beginClosing();
+    if (this.#active || this.#pending.length > 0) this.#pending.push({ kind: 'close', code, reason });
+    else this.#sendClose(code, reason);
+  }
+
+  /** Drops the connection at once, without a close handshake. */
+  terminate(reason: string): void {
+    if (this.#state === 'closed') return;
+    if (!this.#closeSent) this.#closeSent = { code: 1006, reason };
+    this.#beginClosing();
+    this.#ws.terminate();
+  }
+
+  /** Stops reading from the client (inbound backpressure), e.g. while a backend is slow. */
+  pauseReading(): void {
+    if (this.#state !== 'closed') this.#ws.pause();
+  }
+
+  resumeReading(): void {
+    if (this.#state !== 'closed') this.#ws.resume();
+  }
+
+  #write(data: Payload, binary: boolean, fin: boolean, size: number): void {
+    const needsCallback = this.#aboveHighWater || this.bufferedAmount + size >= this.#opts.highWaterMark;
+    this.bytesOut += size;
+    if (fin) {
+      this.messagesOut++;
+      this.lastDataAt = Date.now();
+    }
+    if (needsCallback) this.#ws.send(data, { binary, fin }, this.#onWritten);
+    else this.#ws.send(data, { binary, fin });
+  }
+
+  readonly #onWritten = (): void => {
+    this.#checkDrain();
+  };
+
+  #activate(stream: MessageStream): void {
+    this.#active = stream;
+    this.#pendingBytes -= stream.activate();
+  }
+
+  /** Sends what waited behind a finished stream, up to the next stream. */
+  #flush(): void {
+    while (!this.#active && this.#pending.length > 0) {
+      const item = this.#pending.shift()!;
+      if (item.kind === 'message') {
+        this.#pendingBytes -= item.size;
+        this.#write(item.data, item.binary, true, item.size);
+      } else if (item.kind === 'stream') {
+        this.#activate(item.stream);
+      } else {
+        this.#sendClose(item.code, item.reason);
+      }
+    }
+    this.#checkDrain();
+  }
+
+  #checkHighWater(stream?: MessageStream): boolean {
+    const buffered = stream && stream === this.#active ? this.#ws.bufferedAmount : this.bufferedAmount;
+    if (buffered < this.#opts.highWaterMark) return true;
+    this.#aboveHighWater = true;
+    return false;
+  }
+
+  #checkDrain(): void {
+    if (this.#drainWaiters.length === 0 && !this.#aboveHighWater) return;
+    const lowWater = this.#opts.lowWaterMark;
+    const socketLow = this.#ws.bufferedAmount <= lowWater;
+    const allLow = socketLow && this.#pendingBytes + this.#ws.bufferedAmount <= lowWater;
+    if (allLow && this.#aboveHighWater) {
+      this.#aboveHighWater = false;
+      if (this.#state === 'open') this.emit('drain');
+    }
+    if (socketLow && this.#drainWaiters.length > 0) {
+      const ready = this.#drainWaiters.filter((w) => allLow || w.streamOnly);
+      this.#drainWaiters = this.#drainWaiters.filter((w) => !(allLow || w.streamOnly));
+      for (const w of ready) w.resolve();
+    }
+  }
+
+  #waitForDrain(streamOnly: boolean): Promise<void> {
+    if (this.#state === 'closed') return Promise.reject(new SessionClosedError(this.id));
+    const buffered = streamOnly ? this.#ws.bufferedAmount : this.bufferedAmount;
+    if (buffered <= this.#opts.lowWaterMark) return Promise.resolve();
+    this.#aboveHighWater = true; // makes every further write report its completion
+    return new Promise((resolve, reject) => this.#drainWaiters.push({ resolve, reject, streamOnly }));
+  }
+
+  #sendClose(code: number, reason: string): void {
+    this.#closeSent ??= { code, reason };
+    this.#ws.close(code, reason);
+  }
+
+  #beginClosing(): void {
+    if (this.#state !== 'open') return;
+    this.#state = 'closing';
+    this.#liveness.stop();
+    this.#closeTimer = setTimeout(() => this.#ws.terminate(), this.#opts.closeTimeout);
+    this.#closeTimer.unref();
+    // Producers waiting for the whole session can never send again; a stream may still finish.
+    const closed = new SessionClosedError(this.id);
+    for (const w of this.#drainWaiters.filter((w) => !w.streamOnly)) w.reject(closed);
+    this.#drainWaiters = this.#drainWaiters.filter((w) => w.streamOnly);
+  }
+
+  #finish(receivedCode: number, receivedReason: string): void {
+    if (this.#state === 'closed') return;
+    const byClient = !this.#closeSent && receivedCode !== 1006;
+    this.#beginClosing();
+    this.#state = 'closed';
+    if (this.#closeTimer) clearTimeout(this.#closeTimer);
+    const sent = this.#closeSent;
+    this.#closeInfo = byClient || !sent
+      ? { code: receivedCode, reason: receivedReason, by: receivedCode === 1006 ? 'network' : 'client' }
+      : { code: sent.code, reason: sent.reason, by: sent.code === 1006 ? 'network' : 'server' };
+    const closed = new SessionClosedError(this.id);
+    for (const w of this.#drainWaiters) w.reject(closed);
+    this.#drainWaiters = [];
+    if (this.#active) this.#active.abort(closed);
+    this.#active = null;
+    for (let item = this.#pending.shift(); item; item = this.#pending.shift()) {
+      if (item.kind === 'stream') item.stream.abort(closed);
+    }
+    this.#pendingBytes = 0;
+    this.emit('close', this.#closeInfo);
+  }
+}
