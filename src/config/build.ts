@@ -23,10 +23,11 @@ export function buildConfig(raw: unknown, locate: Locator, baseDir: string): Gat
     }),
   );
 
-  const defaults = sessionOptions(SESSION_DEFAULTS, (r.defaults ?? {}) as Raw, ['defaults'], locate);
+  const defaultsRaw = (r.defaults ?? {}) as Raw;
+  const defaults = sessionOptions(SESSION_DEFAULTS, defaultsRaw, ['defaults'], locate, false);
   const routes = (r.routes as Raw[]).map((route, i): RouteConfig => {
     const { path, handler, ...rest } = route as Raw & { path: string; handler: string };
-    const common = sessionOptions(defaults, route, ['routes', i], locate);
+    const common = sessionOptions(defaults, route, ['routes', i], locate, defaultsRaw.lowWaterMark !== undefined);
     const options: Record<string, unknown> = {};
     for (const [key, value] of Object.entries(rest)) if (!(key in routeCommonSchema)) options[key] = value;
     const sources: Record<string, string | undefined> = { '': locate(['routes', i]) };
@@ -68,7 +69,7 @@ function converter(locate: Locator): Convert {
   };
 }
 
-function sessionOptions(base: SessionOptions, raw: Raw, at: Array<string | number>, locate: Locator): SessionOptions {
+function sessionOptions(base: SessionOptions, raw: Raw, at: Array<string | number>, locate: Locator, lowWaterInherited: boolean): SessionOptions {
   const convert = converter(locate);
   const out = { ...base };
   const size = (k: 'maxMessageSize' | 'highWaterMark' | 'lowWaterMark') => {
@@ -85,8 +86,9 @@ function sessionOptions(base: SessionOptions, raw: Raw, at: Array<string | numbe
   secs('idleTimeout');
   secs('closeTimeout');
   if (typeof raw.perMessageDeflate === 'boolean') out.perMessageDeflate = raw.perMessageDeflate;
-  // A low-water mark left at its default follows a smaller high-water mark down.
-  if (raw.lowWaterMark === undefined && out.lowWaterMark > out.highWaterMark / 4) out.lowWaterMark = Math.floor(out.highWaterMark / 4);
+  // A low-water mark nobody set follows a smaller high-water mark down.
+  const lowWaterSet = raw.lowWaterMark !== undefined || lowWaterInherited;
+  if (!lowWaterSet && out.lowWaterMark > out.highWaterMark / 4) out.lowWaterMark = Math.floor(out.highWaterMark / 4);
   if (out.lowWaterMark > out.highWaterMark) {
     throw configError(locate, [...at, 'lowWaterMark'], `must not exceed highWaterMark (${out.highWaterMark})`);
   }

@@ -81,6 +81,7 @@ function resolveTarget(opts: TcpProxyOptions, invalid: (field: string, message: 
   if (opts.target === undefined) invalid('target', 'is required for handler tcp-proxy (host:port), or give unixTarget');
   try {
     const { host, port } = parseHostPort(opts.target);
+    if (port === 0) invalid('target', 'port 0 cannot be dialed');
     if (typeof port === 'number') return { host: host!, port };
     const known = lookupService(port);
     if (known === undefined) invalid('target', `unknown service name "${port}" (not in /etc/services)`);

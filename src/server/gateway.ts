@@ -73,7 +73,8 @@ export class Gateway {
       });
     }
     if (this.#routes?.match(url.pathname)) {
-      return answer(res, 426, 'This path speaks WebSocket only.\n', { Upgrade: 'websocket', Connection: 'Upgrade' });
+      // RFC 9110 §15.5.22: a 426 names the protocol in Upgrade (and so in Connection); then we close.
+      return answer(res, 426, 'This path speaks WebSocket only.\n', { Upgrade: 'websocket', Connection: 'Upgrade, close' });
     }
     answer(res, 404, 'Not Found\n');
   }

@@ -14,20 +14,33 @@ interface Closable {
 export class Liveness {
   #heartbeatTimer: NodeJS.Timeout | null = null;
   #idleTimer: NodeJS.Timeout | null = null;
-  #lastHeardAt = Date.now();
+  #answerTimer: NodeJS.Timeout | null = null;
+  /** When the oldest ping still unanswered was sent. */
+  #unansweredSince: number | null = null;
 
   constructor(session: Closable, ws: WebSocket, opts: SessionOptions) {
     if (opts.heartbeat > 0) {
       const timeout = opts.heartbeatTimeout || 2 * opts.heartbeat;
+      // Anything heard from the peer answers every ping sent before it.
       const heard = () => {
-        this.#lastHeardAt = Date.now();
+        this.#unansweredSince = null;
       };
       ws.on('pong', heard);
       ws.on('ping', heard);
       ws.on('message', heard);
+      const check = () => {
+        if (this.#unansweredSince !== null && Date.now() - this.#unansweredSince >= timeout) {
+          session.terminate(`no answer to a ping for ${timeout} ms`);
+          return true;
+        }
+        return false;
+      };
       this.#heartbeatTimer = setInterval(() => {
-        if (Date.now() - this.#lastHeardAt > timeout) session.terminate(`no answer to pings for ${timeout} ms`);
-        else ws.ping();
+        if (check()) return;
+        ws.ping();
+        this.#unansweredSince ??= Date.now();
+        // A timeout shorter than the interval is checked on its own, not at the next ping.
+        if (timeout < opts.heartbeat) this.#answerTimer = setTimeout(check, timeout).unref();
       }, opts.heartbeat);
       this.#heartbeatTimer.unref();
     }
@@ -44,6 +57,7 @@ export class Liveness {
   stop(): void {
     if (this.#heartbeatTimer) clearInterval(this.#heartbeatTimer);
     if (this.#idleTimer) clearTimeout(this.#idleTimer);
-    this.#heartbeatTimer = this.#idleTimer = null;
+    if (this.#answerTimer) clearTimeout(this.#answerTimer);
+    this.#heartbeatTimer = this.#idleTimer = this.#answerTimer = null;
   }
 }

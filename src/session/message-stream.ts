@@ -64,12 +64,12 @@ export class MessageStream {
     return this.#port.drain();
   }
 
-  /** Called by the session when this stream's turn comes; returns the bytes it held. */
-  activate(): number {
+  /** Called by the session when this stream's turn comes: sends what it held. */
+  activate(): void {
     this.#active = true;
     const held = this.#held;
-    const bytes = this.#heldBytes;
     this.#held = [];
+    this.#port.buffered(-this.#heldBytes); // before writing, so the session's accounting is exact
     this.#heldBytes = 0;
     const last = held.length - 1;
     held.forEach((chunk, i) => this.#port.write(chunk, this.#ended && i === last));
@@ -77,7 +77,6 @@ export class MessageStream {
       if (held.length === 0) this.#port.write(EMPTY, true);
       this.#port.ended();
     }
-    return bytes;
   }
 
   /** Called by the session when it closes with this stream unfinished. */

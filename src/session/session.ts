@@ -77,7 +77,8 @@ export class Session extends EventEmitter {
   #active: MessageStream | null = null;
   #state: SessionState = 'open';
   #aboveHighWater = false;
-  #drainWaiters: Array<{ resolve: () => void; reject: (e: Error) => void; streamOnly: boolean }> = [];
+  /** Producers waiting for drain; a stream's waiter counts only the socket once that stream is active. */
+  #drainWaiters: Array<{ resolve: () => void; reject: (e: Error) => void; stream: MessageStream | null }> = [];
   #closeSent: { code: number; reason: string } | null = null;
   #closeTimer: NodeJS.Timeout | null = null;
   #closeInfo: CloseInfo | null = null;
@@ -165,7 +166,7 @@ export class Session extends EventEmitter {
         }
       },
       canContinue: (): boolean => this.#checkHighWater(stream),
-      drain: () => this.#waitForDrain(stream === this.#active),
+      drain: () => this.#waitForDrain(stream),
     });
     if (this.#active || this.#pending.length > 0) this.#pending.push({ kind: 'stream', stream });
     else this.#activate(stream);
@@ -175,7 +176,7 @@ export class Session extends EventEmitter {
   /** Resolves when the queue is back at or below the low-water mark. */
   drain(): Promise<void> {
     if (this.#state !== 'open') return Promise.reject(new SessionClosedError(this.id));
-    return this.#waitForDrain(false);
+    return this.#waitForDrain(null);
   }
 
   /**
@@ -218,13 +219,14 @@ export class Session extends EventEmitter {
     else this.#ws.send(data, { binary, fin });
   }
 
-  readonly #onWritten = (): void => {
-    this.#checkDrain();
+  readonly #onWritten = (err?: Error): void => {
+    // A failed write means the connection is going down; 'close' rejects the waiters.
+    if (!err) this.#checkDrain();
   };
 
   #activate(stream: MessageStream): void {
     this.#active = stream;
-    this.#pendingBytes -= stream.activate();
+    stream.activate();
   }
 
   /** Sends what waited behind a finished stream, up to the next stream. */
@@ -259,19 +261,19 @@ export class Session extends EventEmitter {
       this.#aboveHighWater = false;
       if (this.#state === 'open') this.emit('drain');
     }
-    if (socketLow && this.#drainWaiters.length > 0) {
-      const ready = this.#drainWaiters.filter((w) => allLow || w.streamOnly);
-      this.#drainWaiters = this.#drainWaiters.filter((w) => !(allLow || w.streamOnly));
-      for (const w of ready) w.resolve();
-    }
+    if (!socketLow || this.#drainWaiters.length === 0) return;
+    const ready = (w: { stream: MessageStream | null }) => allLow || (w.stream !== null && w.stream === this.#active);
+    const waiters = this.#drainWaiters;
+    this.#drainWaiters = waiters.filter((w) => !ready(w));
+    for (const w of waiters) if (ready(w)) w.resolve();
   }
 
-  #waitForDrain(streamOnly: boolean): Promise<void> {
+  #waitForDrain(stream: MessageStream | null): Promise<void> {
     if (this.#state === 'closed') return Promise.reject(new SessionClosedError(this.id));
-    const buffered = streamOnly ? this.#ws.bufferedAmount : this.bufferedAmount;
+    const buffered = stream && stream === this.#active ? this.#ws.bufferedAmount : this.bufferedAmount;
     if (buffered <= this.#opts.lowWaterMark) return Promise.resolve();
     this.#aboveHighWater = true; // makes every further write report its completion
-    return new Promise((resolve, reject) => this.#drainWaiters.push({ resolve, reject, streamOnly }));
+    return new Promise((resolve, reject) => this.#drainWaiters.push({ resolve, reject, stream }));
   }
 
   #sendClose(code: number, reason: string): void {
@@ -287,8 +289,8 @@ export class Session extends EventEmitter {
     this.#closeTimer.unref();
     // Producers waiting for the whole session can never send again; a stream may still finish.
     const closed = new SessionClosedError(this.id);
-    for (const w of this.#drainWaiters.filter((w) => !w.streamOnly)) w.reject(closed);
-    this.#drainWaiters = this.#drainWaiters.filter((w) => w.streamOnly);
+    for (const w of this.#drainWaiters.filter((w) => !w.stream)) w.reject(closed);
+    this.#drainWaiters = this.#drainWaiters.filter((w) => w.stream);
   }
 
   #finish(receivedCode: number, receivedReason: string): void {

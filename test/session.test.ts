@@ -1,0 +1,202 @@
+// The Session's promises, tested on the class itself over a real loopback
+// WebSocket: one ordered outbound path, streams never interleaved with other
+// data messages, backpressure with high/low water marks, errors after close.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { setImmediate as nextTurn } from 'node:timers/promises';
+import { WebSocketServer, WebSocket } from 'ws';
+import { Session } from '../src/session/session.js';
+import { SessionClosedError } from '../src/session/errors.js';
+import { SESSION_DEFAULTS, type SessionOptions } from '../src/config/types.js';
+import { closed } from './helpers.js';
+
+async function pair(opts: Partial<SessionOptions> = {}) {
+  const wss = new WebSocketServer({ port: 0, host: '127.0.0.1' });
+  await once(wss, 'listening');
+  const port = (wss.address() as { port: number }).port;
+  const serverSide = once(wss, 'connection');
+  const client = new WebSocket(`ws://127.0.0.1:${port}`);
+  await once(client, 'open');
+  const [ws] = (await serverSide) as [WebSocket];
+  const session = new Session(ws, { ...SESSION_DEFAULTS, ...opts }, { remoteAddress: '127.0.0.1', route: '/t', protocol: '' });
+  const messages: Array<{ data: Buffer; binary: boolean }> = [];
+  client.on('message', (data: Buffer, binary: boolean) => messages.push({ data, binary }));
+  return {
+    session,
+    client,
+    messages,
+    async done() {
+      client.terminate();
+      await new Promise((r) => wss.close(r));
+    },
+  };
+}
+
+function waitFor(cond: () => boolean, timeoutMs = 10_000): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const started = Date.now();
+    const tick = () => {
+      if (cond()) resolve();
+      else if (Date.now() - started > timeoutMs) reject(new Error('timed out waiting'));
+      else setTimeout(tick, 5);
+    };
+    tick();
+  });
+}
+
+test('whole messages sent during a stream wait behind it; control frames do not', { timeout: 10_000 }, async () => {
+  const { session, client, messages, done } = await pair();
+  const pings: Buffer[] = [];
+  client.on('ping', (d: Buffer) => pings.push(d));
+  const stream = session.stream(true);
+  stream.write(Buffer.from('AAA'));
+  session.send('between-1');
+  stream.write(Buffer.from('BBB'));
+  session.send(Buffer.from('between-2'));
+  await waitFor(() => client.bufferedAmount === 0);
+  // The fragments already went out; a ping still reaches the client mid-message.
+  client.ping();
+  await once(client, 'pong');
+  assert.equal(messages.length, 0, 'no message may complete while the stream is open');
+  stream.end(Buffer.from('CCC'));
+  await waitFor(() => messages.length === 3);
+  assert.equal(messages[0]!.data.toString(), 'AAABBBCCC');
+  assert.equal(messages[0]!.binary, true);
+  assert.deepEqual(messages.slice(1).map((m) => [m.data.toString(), m.binary]), [['between-1', false], ['between-2', true]]);
+  assert.equal(session.messagesOut, 3);
+  await done();
+});
+
+test('streams queued behind a stream keep their order and their own fragments', { timeout: 10_000 }, async () => {
+  const { session, messages, done } = await pair();
+  const a = session.stream(false);
+  const b = session.stream(true); // waits behind a: its writes are held
+  session.send('after-b');
+  b.write(Buffer.from('b1'));
+  a.write('a1');
+  b.end(Buffer.from('b2'));
+  a.end('a2');
+  await waitFor(() => messages.length === 3);
+  assert.deepEqual(messages.map((m) => [m.data.toString(), m.binary]), [['a1a2', false], ['b1b2', true], ['after-b', false]]);
+  await waitFor(() => session.bufferedAmount === 0);
+  await done();
+});
+
+test('many concurrent producers: every message whole, in per-producer order', { timeout: 60_000 }, async () => {
+  const { session, messages, done } = await pair({ highWaterMark: 64 * 1024, lowWaterMark: 16 * 1024 });
+  const producers = 8;
+  const perProducer = 200;
+  const work = Array.from({ length: producers }, async (_, p) => {
+    for (let n = 0; n < perProducer; n++) {
+      if (n % 10 === 0) {
+        // A streamed message: fragments carrying the producer's byte, then a trailer with n.
+        const s = session.stream(true);
+        for (let f = 0; f < 5; f++) {
+          if (!s.write(Buffer.alloc(1000 + f * 777, p))) await s.drain();
+          await nextTurn();
+        }
+        s.end(Buffer.from(`|${p}:${n}`));
+      } else if (!session.send(`${p}:${n}`)) {
+        await session.drain();
+      }
+      await nextTurn();
+    }
+  });
+  await Promise.all(work);
+  await waitFor(() => messages.length === producers * perProducer);
+  const next = new Array(producers).fill(0);
+  for (const { data, binary } of messages) {
+    let id: string;
+    if (binary) {
+      const bar = data.lastIndexOf('|');
+      id = data.subarray(bar + 1).toString();
+      const p = Number(id.split(':')[0]);
+      const body = data.subarray(0, bar);
+      assert.equal(body.length, 5 * 1000 + 777 * 10, 'a streamed message arrives whole');
+      assert.ok(body.every((byte) => byte === p), 'no foreign bytes inside a streamed message');
+    } else {
+      id = data.toString();
+    }
+    const [p, n] = id.split(':').map(Number) as [number, number];
+    assert.equal(n, next[p], `producer ${p} in order`);
+    next[p]++;
+  }
+  await done();
+});
+
+test('backpressure: send() reports the high-water mark and drain follows the low-water mark', { timeout: 20_000 }, async () => {
+  const { session, client, messages, done } = await pair({ highWaterMark: 256 * 1024, lowWaterMark: 64 * 1024 });
+  client.pause(); // the client stops reading
+  const chunk = Buffer.alloc(32 * 1024, 7);
+  let accepted = 0;
+  while (session.send(chunk)) {
+    accepted++;
+    assert.ok(accepted < 100_000, 'send() must eventually report backpressure');
+    await nextTurn(); // let the socket flush into the kernel so the kernel buffers fill first
+  }
+  assert.equal(session.writable, false);
+  assert.ok(session.bufferedAmount >= 256 * 1024);
+  let drained = false;
+  const drainPromise = session.drain().then(() => (drained = true));
+  await new Promise((r) => setTimeout(r, 200));
+  assert.equal(drained, false, 'no drain while the client reads nothing');
+  client.resume();
+  await drainPromise;
+  assert.ok(session.bufferedAmount <= 64 * 1024);
+  assert.equal(session.writable, true);
+  await waitFor(() => messages.length === accepted + 1);
+  await done();
+});
+
+test('sending after close is an error the caller sees; queued data is delivered before the close frame', { timeout: 10_000 }, async () => {
+  const { session, client, messages, done } = await pair();
+  const stream = session.stream(true);
+  stream.write(Buffer.from('part1-'));
+  session.send('queued-behind-stream');
+  session.close(1000, 'bye');
+  assert.equal(session.state, 'closing');
+  assert.throws(() => session.send('late'), SessionClosedError);
+  assert.throws(() => session.stream(), SessionClosedError);
+  await assert.rejects(session.drain(), SessionClosedError);
+  // The active stream may still finish; the close frame waits for it and the queued message.
+  stream.end(Buffer.from('part2'));
+  const result = await closed(client);
+  assert.equal(result.code, 1000);
+  assert.equal(result.reason, 'bye');
+  assert.deepEqual(messages.map((m) => m.data.toString()), ['part1-part2', 'queued-behind-stream']);
+  await once(session, 'close').catch(() => {});
+  assert.equal(session.state, 'closed');
+  assert.equal(session.closeInfo?.by, 'server');
+  assert.throws(() => stream.write('x'));
+  await done();
+});
+
+test('a peer that vanishes rejects waiting producers and aborts streams', { timeout: 10_000 }, async () => {
+  const { session, client, done } = await pair({ highWaterMark: 16 * 1024, lowWaterMark: 4 * 1024 });
+  client.pause();
+  const stream = session.stream(true);
+  // More than the kernel's loopback buffers can hold, so the drain cannot come before the peer goes.
+  for (let i = 0; i < 32 * 64; i++) stream.write(Buffer.alloc(16 * 1024));
+  const waiting = stream.drain();
+  const closing = once(session, 'close');
+  client.terminate();
+  await assert.rejects(waiting, SessionClosedError);
+  const [info] = await closing;
+  assert.equal(info.code, 1006);
+  assert.equal(info.by, 'network');
+  assert.throws(() => stream.write('x'), SessionClosedError);
+  await done();
+});
+
+test('close timeout destroys a socket whose peer never answers the close', { timeout: 10_000 }, async () => {
+  const { session, client, done } = await pair({ closeTimeout: 300 });
+  // Stop the client from processing anything, so it never answers our close frame.
+  client.pause();
+  const started = Date.now();
+  session.close(1000);
+  await once(session, 'close');
+  const took = Date.now() - started;
+  assert.ok(took >= 250 && took < 3000, `closed after ${took} ms`);
+  await done();
+});
