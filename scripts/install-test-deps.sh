@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Installs the Debian packages the tests need when they are missing, so that on a
+# fresh machine `npm test` is the only set-up step. Runs as root (CI and dev machines).
+set -euo pipefail
+# Each entry: a command the tests run, and the Debian package that provides it.
+needed=(
+)
+missing=()
+for entry in "${needed[@]}"; do
+  cmd=${entry%%:*}
+  pkg=${entry#*:}
+  command -v "$cmd" >/dev/null 2>&1 || missing+=("$pkg")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "installing test dependencies: ${missing[*]}" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
