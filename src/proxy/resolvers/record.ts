@@ -1,0 +1,45 @@
+// Turns what a store returned (an SQL row, a JSON object, JWT claims) into a
+// ResolvedTarget: the host and port fields pick the backend, every other
+// non-null field becomes a session parameter (the original module's rule).
+import type { ResolvedTarget } from './types.js';
+
+export interface RecordKeys {
+  host: string;
+  port: string;
+}
+
+/** The original module's columns. */
+export const SQL_KEYS: RecordKeys = { host: 'connecthost', port: 'connectport' };
+/** websockify's JSON values and JWT claims. */
+export const JSON_KEYS: RecordKeys = { host: 'host', port: 'port' };
+
+/** A target from one record, or null if it lacks a usable host or port. */
+export function targetFromRecord(record: Record<string, unknown>, keys: RecordKeys): ResolvedTarget | null {
+  const host = record[keys.host];
+  const port = Number(record[keys.port]);
+  if (typeof host !== 'string' || host === '' || !Number.isInteger(port) || port < 1 || port > 65535) return null;
+  const params: Record<string, string> = {};
+  for (const [name, value] of Object.entries(record)) {
+    if (value === null || value === undefined) continue;
+    params[name] = value instanceof Date ? value.toISOString() : typeof value === 'object' && !Buffer.isBuffer(value) ? JSON.stringify(value) : String(value);
+  }
+  return { host, port, params };
+}
+
+/** The original's rule for several rows: the first that has both a host and a port wins. */
+export function firstTarget(records: Iterable<Record<string, unknown>>, keys: RecordKeys): ResolvedTarget | null {
+  for (const record of records) {
+    const target = targetFromRecord(record, keys);
+    if (target) return target;
+  }
+  return null;
+}
+
+/** "host:port" or "[v6]:port" as websockify's token files and Redis values write it. */
+export function targetFromHostPort(text: string): ResolvedTarget | null {
+  const m = /^\s*(?:\[([^\]]+)\]|([^:\s]+)):(\d+)\s*$/.exec(text);
+  if (!m) return null;
+  const port = Number(m[3]);
+  if (port < 1 || port > 65535) return null;
+  return { host: (m[1] ?? m[2])!, port, params: {} };
+}

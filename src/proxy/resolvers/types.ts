@@ -1,0 +1,79 @@
+// Target resolvers: turn the token a client presents into the backend its
+// session goes to. One resolver instance serves a route for the gateway's
+// lifetime (pools and clients are created once, not per lookup).
+import type { Logger } from '../../observability/logger.js';
+
+/** Where a token says a session goes, and what else the store said about it. */
+export interface ResolvedTarget {
+  host: string;
+  port: number;
+  /**
+   * Every other non-null field the store returned (SQL columns, JWT claims,
+   * JSON fields), as strings, in the store's order. Handlers and the cluster
+   * handshake read them.
+   */
+  params: Record<string, string>;
+  /** The token may be used by one session only (checked with consume()). */
+  singleUse?: boolean;
+}
+
+export interface TargetResolver {
+  /** For logs and errors: "sqlite", "postgres", "mysql", "redis", "file", "jwt", "http", "static". */
+  readonly kind: string;
+  /**
+   * Looks a token up. Resolves null for an unknown, expired or revoked
+   * token (the client gets 403); rejects when the store cannot answer (503).
+   * `signal` aborts when the lookup timeout passes or the client leaves.
+   */
+  resolve(token: string, signal: AbortSignal): Promise<ResolvedTarget | null>;
+  /**
+   * Marks a single-use token as used, atomically in the store (so a second
+   * gateway sharing the store sees it). Resolves false if it was used already.
+   */
+  consume?(token: string, signal: AbortSignal): Promise<boolean>;
+  /** Calls `onRevoke(token)` whenever any gateway revokes a token in this store. */
+  watchRevocations?(onRevoke: (token: string) => void): Promise<void>;
+  /** Releases pools, clients and watchers. */
+  close(): Promise<void>;
+}
+
+/** Thrown by a resolver when its store is unreachable or misbehaves; the client gets 503. */
+export class StoreError extends Error {
+  override name = 'StoreError';
+  constructor(
+    readonly store: string,
+    message: string,
+  ) {
+    super(`${store}: ${message}`);
+  }
+}
+
+/** Common fields of every `resolver:` block in a route. */
+export interface ResolverConfigBase {
+  type: string;
+  /** Seconds a lookup may take before the client gets 503 (default 5). */
+  timeout?: number;
+  cache?: { ttl?: number; negativeTtl?: number };
+}
+
+/** What a resolver factory gets besides its own config block. */
+export interface ResolverEnv {
+  /** Folder that relative paths in the config are resolved against. */
+  baseDir: string;
+  log: Logger;
+  /**
+   * The resolver's own fields (everything in its `resolver:` block except
+   * type, timeout, cache, lookupTimeout), checked against a JSON Schema; unknown fields
+   * are refused. Errors name routes[i].resolver.<field> and its line.
+   */
+  options<T>(schema: { properties: Record<string, object>; required?: string[] }): T;
+  /** Throws a ConfigError naming routes[i].resolver.<field>. */
+  invalid(field: string, message: string): never;
+}
+
+/**
+ * Builds a resolver from its route config, once at startup. It must not
+ * fail because a store is down (the gateway starts anyway and answers 503
+ * until the store is back): connect lazily, fail on bad configuration only.
+ */
+export type ResolverFactory = (env: ResolverEnv) => TargetResolver | Promise<TargetResolver>;
