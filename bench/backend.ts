@@ -87,24 +87,41 @@ export async function sendStream(s: net.Socket, id: number, total: number, size:
 export interface SinkResult {
   bytes: number;
   hash: string;
-  /** hrtime when `expected` bytes had arrived, or undefined if they never did. */
-  tFull: bigint | undefined;
+  /** hrtime when `expected` bytes had arrived, or of the last byte if they never did. */
+  tEnd: bigint | undefined;
 }
 
-/** Hashes everything arriving on `s`; resolves once `expected` bytes arrived or it closes. */
-export function sink(s: net.Socket, expected: number): Promise<SinkResult> {
-  return new Promise((resolve) => {
-    const hash = createHash('sha256');
-    let bytes = 0;
-    const finish = (tFull: bigint | undefined): void => {
-      s.removeAllListeners('data');
-      resolve({ bytes, hash: hash.digest('hex'), tFull });
+export interface Sink {
+  /** Resolves once `expected` bytes arrived or the socket closed. */
+  done: Promise<SinkResult>;
+  /** Bytes so far (to notice a stalled, short stream). */
+  bytes(): number;
+  /** Gives up waiting: resolves `done` with whatever arrived. */
+  stop(): void;
+}
+
+/** Hashes everything arriving on `s` until `expected` bytes arrived. */
+export function sink(s: net.Socket, expected: number): Sink {
+  const hash = createHash('sha256');
+  let bytes = 0;
+  let tLast: bigint | undefined;
+  let finish!: () => void;
+  const done = new Promise<SinkResult>((resolve) => {
+    let finished = false;
+    finish = () => {
+      if (finished) return;
+      finished = true;
+      s.removeListener('data', onData);
+      resolve({ bytes, hash: hash.digest('hex'), tEnd: tLast });
     };
-    s.on('data', (d: Buffer) => {
-      hash.update(d);
-      bytes += d.length;
-      if (bytes >= expected) finish(nowNs());
-    });
-    s.once('close', () => bytes < expected && finish(undefined));
   });
+  const onData = (d: Buffer): void => {
+    hash.update(d);
+    bytes += d.length;
+    tLast = nowNs();
+    if (bytes >= expected) finish();
+  };
+  s.on('data', onData);
+  s.once('close', () => finish());
+  return { done, bytes: () => bytes, stop: () => finish() };
 }

@@ -34,6 +34,8 @@ export interface RecvResult {
   bytes: number;
   hash: string;
   tFull: bigint | undefined;
+  /** hrtime of the last message (end of transfer even when bytes went missing). */
+  tLast: bigint | undefined;
   closeCode: number;
 }
 
@@ -43,12 +45,14 @@ export function receiveAll(ws: WebSocket, expected: number): Promise<RecvResult>
     const hash = createHash('sha256');
     let bytes = 0;
     let tFull: bigint | undefined;
+    let tLast: bigint | undefined;
     ws.on('message', (d: Buffer) => {
       hash.update(d);
       bytes += d.length;
-      if (bytes >= expected && tFull === undefined) tFull = nowNs();
+      tLast = nowNs();
+      if (bytes >= expected && tFull === undefined) tFull = tLast;
     });
-    ws.once('close', (code) => resolve({ bytes, hash: hash.digest('hex'), tFull, closeCode: code }));
+    ws.once('close', (code) => resolve({ bytes, hash: hash.digest('hex'), tFull, tLast, closeCode: code }));
   });
 }
 

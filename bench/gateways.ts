@@ -134,7 +134,7 @@ export async function startGateway(spec: GatewaySpec, listenPort: number, target
     }
     await sleep(50);
   }
-  await stop();
   const why = exited ?? 'did not listen within 10 s';
+  await stop();
   throw new Error(`${spec.name} ${why}: ${tail.trim().split('\n').slice(-3).join(' | ')}`);
 }

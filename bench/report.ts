@@ -20,7 +20,7 @@ function fmt(def: MetricDef, v: number): string {
   return v.toFixed(v !== 0 && Math.abs(v) < 10 ? Math.max(def.digits, 1) : def.digits);
 }
 
-function cellText(def: MetricDef, outcomes: Outcome[]): [number | null, string] {
+function cellText(def: MetricDef, outcomes: Outcome[], rounds: number): [number | null, string] {
   if (!outcomes.length) return [null, '-'];
   const good = outcomes.filter((o) => o.status === 'ok').map((o) => o.value!);
   if (good.length) {
@@ -30,6 +30,9 @@ function cellText(def: MetricDef, outcomes: Outcome[]): [number | null, string] 
       text += ` [${Math.min(...good)}-${Math.max(...good)}]`;
     }
     if (good.length < outcomes.length) text += ` (${outcomes.length - good.length} bad)`;
+    const tags = [...new Set(outcomes.map((o) => o.tag).filter(Boolean))];
+    if (outcomes.length === 1 && rounds > 1) tags.push('1 round');
+    if (tags.length) text += ` (${tags.join(',')})`;
     return [m, text];
   }
   // No valid round: show the most telling status, with the measured value if any.
@@ -44,13 +47,13 @@ function ratio(def: MetricDef, ours: number | null, theirs: number | null): numb
   return den > 0 && num > 0 ? num / den : null;
 }
 
-export function summarize(defs: MetricDef[], results: Results): Summary[] {
+export function summarize(defs: MetricDef[], results: Results, rounds: number): Summary[] {
   return defs.map((metric) => {
     const byGw = results.get(metric.id) ?? new Map<GatewayName, Outcome[]>();
     const cells = {} as Summary['cells'];
     for (const gw of COLUMNS) {
       const outcomes = byGw.get(gw) ?? [];
-      const [m, text] = cellText(metric, outcomes);
+      const [m, text] = cellText(metric, outcomes, rounds);
       cells[gw] = { median: m, text, outcomes };
     }
     return {
@@ -82,15 +85,16 @@ export function renderTable(rows: Summary[]): string {
 
 /** One line per round that did not come out clean, so FAILs are explained. */
 export function renderNotes(rows: Summary[]): string[] {
-  const notes: string[] = [];
+  const notes = new Set<string>();
   for (const s of rows) {
     for (const gw of COLUMNS) {
       s.cells[gw].outcomes.forEach((o, i) => {
         if (o.status === 'ok' && !o.note) return;
-        if (o.status === 'skipped' && i > 0) return; // said once is enough
-        notes.push(`${gw} / ${s.metric.label} / round ${i + 1}: ${o.status}${o.note ? ` - ${o.note}` : ''}`);
+        // Skips repeat for every row and round: one line per reason is enough.
+        if (o.status === 'skipped' || o.status === 'n/a') notes.add(`${gw}: ${o.status} - ${o.note ?? ''}`);
+        else notes.add(`${gw} / ${s.metric.label} / round ${i + 1}: ${o.status}${o.note ? ` - ${o.note}` : ''}`);
       });
     }
   }
-  return notes;
+  return [...notes];
 }

@@ -1,6 +1,7 @@
 // Benchmark entry point: runs wsgate, websockify and the floor relay side by
 // side, interleaved by round, and prints medians and ratios.
-// Usage: node dist/bench/run.js [--quick]
+// Usage: node dist/bench/run.js [--quick] [--rounds=N] [--only=echo,setup] [--gateways=wsgate,floor]
+// (--only/--gateways/--rounds are for iterating on one scenario; the default is the full comparison)
 import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { Backend } from './backend.js';
@@ -10,14 +11,18 @@ import { isAlive } from './proc-stats.js';
 import { renderNotes, renderTable, summarize, type Results } from './report.js';
 import type { Ctx, Outcome, Scenario } from './scenarios/common.js';
 import { echo } from './scenarios/echo.js';
-import { WEBSOCKIFY_IDLE_CAP, idleSessions, setupRate } from './scenarios/sessions.js';
+import { idleSessions, setupRate, websockifyIdleCap } from './scenarios/sessions.js';
 import { closeAfterLastByte, tcpToWs, wsToTcp } from './scenarios/throughput.js';
 import { Scope, TimeoutError, freePort, log, sleep, withTimeout } from './util.js';
 
+const arg = (name: string): string | undefined =>
+  process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
 const quick = process.argv.includes('--quick');
-const rounds = quick ? 1 : 3;
+const rounds = Number(arg('rounds') ?? (quick ? 1 : 3));
+const only = arg('only')?.split(',');
+const gateways = arg('gateways')?.split(',') ?? GATEWAYS.map((g) => g.name);
 
-const scenarios: Scenario[] = [
+const allScenarios: Scenario[] = [
   tcpToWs(1),
   tcpToWs(16),
   wsToTcp(1),
@@ -28,6 +33,7 @@ const scenarios: Scenario[] = [
   idleSessions(1000),
   ...(quick ? [] : [idleSessions(5000)]),
 ];
+const scenarios = allScenarios.filter((s) => !only || only.includes(s.id));
 
 /** A gateway that will not start or relay one byte is left out for the rest of the run. */
 const disabled = new Map<GatewayName, string>();
@@ -79,6 +85,9 @@ async function runOne(sc: Scenario, name: GatewayName): Promise<Record<string, O
 
 async function main(): Promise<void> {
   ensureWebsockify();
+  const load = os.loadavg()[0]!;
+  // Two cores: anything else running (a test suite, tsc) skews the numbers.
+  if (load > 0.7) log(`warning: 1-min load average is ${load.toFixed(2)}; results will be noisy`);
   for (const g of GATEWAYS) {
     const why = g.unavailable();
     if (why) disabled.set(g.name, why);
@@ -87,9 +96,9 @@ async function main(): Promise<void> {
   const started = Date.now();
   for (let round = 1; round <= rounds; round++) {
     for (const sc of scenarios) {
-      for (const { name } of GATEWAYS) {
+      for (const { name } of GATEWAYS.filter((g) => gateways.includes(g.name))) {
         let out: Record<string, Outcome>;
-        const skipWhy = disabled.get(name) ?? sc.skip?.(name);
+        const skipWhy = disabled.get(name) ?? sc.skip?.(name, quick);
         if (skipWhy) {
           const status = disabled.has(name) ? 'skipped' : 'n/a';
           out = Object.fromEntries(sc.metrics.map((m) => [m.id, { status, note: skipWhy }]));
@@ -111,13 +120,12 @@ async function main(): Promise<void> {
     }
   }
 
-  const rows = summarize(scenarios.flatMap((s) => s.metrics), results);
+  const rows = summarize(scenarios.flatMap((s) => s.metrics), results, rounds);
   const notes = [
-    `websockify idle sessions capped at ${WEBSOCKIFY_IDLE_CAP} (one ~3 MiB process per session).`,
-    ...[...disabled].map(([g, why]) => `${g} disabled: ${why}`),
+    `websockify idle sessions capped at ${websockifyIdleCap(quick)}: 0.10 cannot hold more than ~500 (select() on fds >= 1024 fails in its session processes) and opens them slowly.`,
     ...renderNotes(rows),
   ];
-  process.stdout.write(`\nwsgate bench (${quick ? 'quick, 1 round' : `${rounds} rounds`}; medians)\n\n`);
+  process.stdout.write(`\nwsgate bench (${quick ? 'quick' : 'full'}, ${rounds} round${rounds > 1 ? 's' : ''}; medians)\n\n`);
   process.stdout.write(renderTable(rows) + '\n\n');
   process.stdout.write('Ratios: >1 means wsgate is better; "(inv)" rows are lower-is-better, so other/wsgate.\n');
   for (const n of new Set(notes)) process.stdout.write(`- ${n}\n`);
@@ -129,7 +137,7 @@ async function main(): Promise<void> {
     mode: quick ? 'quick' : 'full',
     rounds,
     seconds: Math.round((Date.now() - started) / 1000),
-    host: { cpus: os.cpus().length, cpu: os.cpus()[0]?.model, node: process.version, websockify: websockifyVersion() },
+    host: { loadavgAtStart: load, cpus: os.cpus().length, cpu: os.cpus()[0]?.model, node: process.version, websockify: websockifyVersion() },
     notes,
     metrics: rows.map((s) => ({
       ...s.metric,

@@ -23,6 +23,8 @@ export interface Outcome {
   /** Present for ok, and for FAIL where a measurement was still taken. */
   value?: number;
   note?: string;
+  /** Short qualifier printed next to the value, e.g. "n=250". */
+  tag?: string;
 }
 
 export interface Ctx {
@@ -38,7 +40,7 @@ export interface Scenario {
   metrics: MetricDef[];
   timeoutMs: number;
   /** A reason to not run this scenario for a gateway (e.g. resource caps). */
-  skip?(gw: GatewayName): string | undefined;
+  skip?(gw: GatewayName, quick: boolean): string | undefined;
   run(ctx: Ctx): Promise<Record<string, Outcome>>;
 }
 

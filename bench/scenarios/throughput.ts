@@ -1,6 +1,6 @@
 // Bulk transfer in each direction, every byte verified by sha256, plus the
 // "backend ends right after its last write" data-loss check.
-import { sendStream, sink } from '../backend.js';
+import { sendStream, sink, type Sink } from '../backend.js';
 import { receiveAll, sendAll, closeWs, type RecvResult } from '../client.js';
 import { chunks, expectedHash } from '../data.js';
 import { treeCpuSeconds } from '../proc-stats.js';
@@ -12,10 +12,36 @@ const WS_MESSAGE = 64 * 1024;
 
 const totalBytes = (ctx: Ctx): number => (ctx.quick ? 64 : 256) * MiB;
 
+/** Bytes that arrived over the time until the last of them did (0 if none did). */
 function mibPerSec(bytes: number, t0: bigint, ends: Array<bigint | undefined>): number {
   let last = t0;
   for (const t of ends) if (t !== undefined && t > last) last = t;
-  return bytes / MiB / (Number(last - t0) / 1e9);
+  return last > t0 ? bytes / MiB / (Number(last - t0) / 1e9) : 0;
+}
+
+/** "close codes 1000×10, 1006×6" when anything but a clean 1000 was seen. */
+function closeCodes(got: RecvResult[]): string | undefined {
+  const counts = new Map<number, number>();
+  for (const g of got) counts.set(g.closeCode, (counts.get(g.closeCode) ?? 0) + 1);
+  if (counts.size === 1 && counts.has(1000)) return undefined;
+  return `close codes ${[...counts].map(([c, k]) => `${c}×${k}`).join(', ')}`;
+}
+
+const joinNotes = (...xs: Array<string | undefined>): string | undefined => xs.filter(Boolean).join('; ') || undefined;
+
+/** Waits for every sink, giving up on the rest once none progressed for STALL_MS. */
+async function untilDoneOrStalled(sinks: Sink[]): Promise<void> {
+  const STALL_MS = 5000;
+  const total = (): number => sinks.reduce((a, k) => a + k.bytes(), 0);
+  let all = false;
+  void Promise.all(sinks.map((k) => k.done)).then(() => (all = true));
+  let last = total();
+  let since = Date.now();
+  while (!all && Date.now() - since < STALL_MS) {
+    await sleep(50);
+    if (total() !== last) [last, since] = [total(), Date.now()];
+  }
+  for (const k of sinks) k.stop();
 }
 
 /** Counts streams whose length and hash match; describes the first few that don't. */
@@ -49,12 +75,13 @@ export function tcpToWs(sessions: number): Scenario {
       const recv = ss.map((s) => receiveAll(s.ws, per));
       ss.forEach((s, i) => void sendStream(s.sock, i, per, TCP_WRITE).catch(() => {}));
       const got: RecvResult[] = await Promise.all(recv); // each resolves on the gateway's close
-      const rate = mibPerSec(per * sessions, t0, got.map((g) => g.tFull));
+      const received = got.reduce((a, g) => a + g.bytes, 0);
+      const rate = mibPerSec(received, t0, got.map((g) => g.tLast));
       await sleep(300); // lets websockify reap session children so their CPU lands in cutime
       const cpu = treeCpuSeconds(ctx.gw.pid) - cpu0;
       const [good, why] = verify(got, per, TCP_WRITE);
       const status = good === sessions ? 'ok' : 'FAIL';
-      const note = status === 'ok' ? undefined : `${sessions - good}/${sessions} streams wrong: ${why}`;
+      const note = joinNotes(status === 'ok' ? undefined : `${sessions - good}/${sessions} streams wrong: ${why}`, closeCodes(got));
       const out: Record<string, Outcome> = { [id]: { status, value: rate, note } };
       if (sessions === 1) out.cpu_per_gib = { status, value: cpu / ((per * sessions) / GiB), note };
       return out;
@@ -74,9 +101,12 @@ export function wsToTcp(sessions: number): Scenario {
       const ss = await openSessions(ctx, sessions);
       const t0 = nowNs();
       const sinks = ss.map((s) => sink(s.sock, per));
-      ss.forEach((s, i) => void sendAll(s.ws, i, per, WS_MESSAGE).catch(() => {}));
-      const got = await Promise.all(sinks);
-      const rate = mibPerSec(per * sessions, t0, got.map((g) => g.tFull));
+      const sends = ss.map((s, i) => sendAll(s.ws, i, per, WS_MESSAGE).catch(() => {}));
+      await Promise.all(sends); // all handed to the kernel; now wait for the backend
+      await untilDoneOrStalled(sinks);
+      const got = await Promise.all(sinks.map((k) => k.done));
+      const received = got.reduce((a, g) => a + g.bytes, 0);
+      const rate = mibPerSec(received, t0, got.map((g) => g.tEnd));
       // Close only after the backend has everything: websockify drops queued
       // client data when the client's close frame arrives, which is not what this measures.
       await Promise.all(ss.map((s) => closeWs(s.ws)));
@@ -106,7 +136,7 @@ export function closeAfterLastByte(): Scenario {
       }
       const got = await Promise.all(recv);
       const [good, why] = verify(got, per, TCP_WRITE);
-      return { close_after: ok(good, good === n ? undefined : why) };
+      return { close_after: ok(good, joinNotes(good === n ? undefined : why, closeCodes(got))) };
     },
   };
 }
