@@ -4,6 +4,13 @@
 set -euo pipefail
 # Each entry: a command the tests run, and the Debian package that provides it.
 needed=(
+  chromium:chromium                     # noVNC end-to-end (driven by playwright-core)
+  Xvnc:tigervnc-standalone-server       # the VNC server behind the gateway
+  vncpasswd:tigervnc-tools              # writes Xvnc's password file
+  xsetroot:x11-xserver-utils            # paints the known desktop colour
+  xterm:xterm                           # receives the typed text
+  xdotool:xdotool                       # reads the X pointer position
+  websockify:websockify                 # the reference gateway (e2e and bench)
 )
 missing=()
 for entry in "${needed[@]}"; do

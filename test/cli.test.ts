@@ -91,7 +91,8 @@ test('bad command lines exit 2 with a reason on stderr', { timeout: 30_000 }, as
     assertUsageError(['--no-such-option', '127.0.0.1:0', target()], /no-such-option/),
     assertUsageError(['127.0.0.1:70000', target()], /\[listen_host:\]listen_port.*out of range/),
     assertUsageError(['127.0.0.1:0', '127.0.0.1:99999'], /target_host:target_port.*out of range/),
-    assertUsageError(['--web', 'x', '127.0.0.1:0', target()], '--web: static files are not served yet'),
+    assertUsageError(['--web', join(dir, 'no-such-dir'), '127.0.0.1:0', target()], `--web: web: ${join(dir, 'no-such-dir')} is not a directory`),
+    assertUsageError(['--web', dir, '--novnc', '127.0.0.1:0', target()], 'give either --web DIR or --novnc, not both'),
     assertUsageError(['--grace-period', 'soon', '127.0.0.1:0', target()], /--grace-period.*not a number/),
   ]);
 });
@@ -142,7 +143,9 @@ test('SIGTERM: new sessions refused, open ones closed 1001 after the grace perio
     cli.child.kill('SIGTERM');
     await waitForOutput(cli, /"msg":"stopping"/);
     const late = await handshakeStatus(url).catch((e: NodeJS.ErrnoException) => e.code);
-    assert.ok(late === 'ECONNREFUSED' || late === 503, `a new session during the grace period got ${late}`);
+    // Refused at the TCP level (nothing listens, or the kernel resets a connection queued as the
+    // listener closed) or with 503 by the stopping gateway: never accepted.
+    assert.ok(late === 'ECONNREFUSED' || late === 'ECONNRESET' || late === 503, `a new session during the grace period got ${late}`);
     const info = await wsClosed;
     assert.equal(info.code, 1001);
     const after = info.at - t0;

@@ -200,3 +200,14 @@ test('close timeout destroys a socket whose peer never answers the close', { tim
   assert.ok(took >= 250 && took < 3000, `closed after ${took} ms`);
   await done();
 });
+
+test('close() refuses codes that may not be sent and trims over-long reasons', { timeout: 10_000 }, async () => {
+  const { session, client, done } = await pair();
+  for (const code of [1004, 1005, 1006, 1015, 999, 2999, 5000]) assert.throws(() => session.close(code), RangeError, String(code));
+  assert.equal(session.state, 'open', 'a refused close leaves the session usable');
+  session.close(4000, 'é'.repeat(100)); // 200 bytes of UTF-8
+  const { code, reason } = await closed(client);
+  assert.equal(code, 4000);
+  assert.ok(Buffer.byteLength(reason) <= 123 && reason.startsWith('éé'), reason);
+  await done();
+});

@@ -6,6 +6,7 @@ import { buildConfig } from '../config/build.js';
 import { loadConfigFile } from '../config/file.js';
 import type { GatewayConfig } from '../config/types.js';
 import { OPTIONS } from './options.js';
+import { resolverFromPlugin } from './token-plugins.js';
 
 export type Command = { kind: 'help' } | { kind: 'version' } | { kind: 'run'; config: GatewayConfig; listenTimeout: number };
 
@@ -16,6 +17,7 @@ const FIELD_TO_OPTION: Record<string, string> = {
   'routes[0].unixTarget': '--unix-target',
   'routes[0].connectTimeout': '--connect-timeout',
   'routes[0].localAddress': '--local-address',
+  'routes[0].resolver': '--token-plugin/--token-source',
   'defaults.heartbeat': '--heartbeat',
   'defaults.heartbeatTimeout': '--heartbeat-timeout',
   'defaults.idleTimeout': '--session-idle-timeout',
@@ -26,6 +28,7 @@ const FIELD_TO_OPTION: Record<string, string> = {
   exitWhenIdle: '--idle-timeout',
   health: '--health',
   logLevel: '--log-level',
+  web: '--web',
 };
 
 export function parseCommandLine(argv: string[]): Command {
@@ -58,17 +61,21 @@ export function parseCommandLine(argv: string[]): Command {
 
   if (v.config !== undefined) {
     if (pos.length > 0) throw new ConfigError('--config takes the listen address and routes from the file; drop the positional arguments');
+    if (v.web !== undefined || v.novnc) throw new ConfigError('with --config, set "web:" in the file instead of --web/--novnc');
     const config = loadConfigFile(v.config as string);
     if (logLevel) config.logLevel = logLevel;
     return { kind: 'run', config, listenTimeout };
   }
 
-  const needTarget = v['unix-target'] === undefined;
+  const tokenPlugin = (v['token-plugin'] as string | undefined) ?? (v['target-config'] !== undefined ? 'TokenFile' : undefined);
+  const resolver = tokenPlugin ? resolverFromPlugin(tokenPlugin, (v['token-source'] ?? v['target-config']) as string | undefined) : undefined;
+  if (!resolver && (v['token-source'] !== undefined || v['host-token'])) throw new ConfigError('--token-source and --host-token need --token-plugin');
+  const needTarget = v['unix-target'] === undefined && !resolver;
   if (pos.length !== (needTarget ? 2 : 1)) {
     throw new ConfigError(
       needTarget
         ? 'expected [listen_host:]listen_port target_host:target_port (or --config FILE); see --help'
-        : 'with --unix-target give only [listen_host:]listen_port',
+        : `with ${resolver ? '--token-plugin' : '--unix-target'} give only [listen_host:]listen_port`,
     );
   }
   const defaults = stripUndefined({
@@ -88,6 +95,8 @@ export function parseCommandLine(argv: string[]): Command {
     exitWhenIdle: num('idle-timeout'),
     runOnce: v['run-once'] === true ? true : undefined,
     logLevel,
+    // In the config file "novnc" names the client; on the command line --web is always a directory, as in websockify.
+    web: v.novnc ? 'novnc' : v.web === 'novnc' ? './novnc' : v.web,
     defaults,
     routes: [
       stripUndefined({
@@ -95,11 +104,14 @@ export function parseCommandLine(argv: string[]): Command {
         handler: 'tcp-proxy',
         target: needTarget ? pos[1] : undefined,
         unixTarget: v['unix-target'],
+        resolver,
+        token: resolver && v['host-token'] ? { from: 'host' } : undefined,
         connectTimeout: num('connect-timeout'),
         localAddress: v['local-address'],
       }),
     ],
   });
+  if (v.novnc && v.web !== undefined) throw new ConfigError('give either --web DIR or --novnc, not both');
   if (v.key !== undefined && v.cert === undefined) throw new ConfigError('--key needs --cert');
   const locate: Locator = (path) => {
     const name = fieldName(path);

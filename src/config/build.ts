@@ -1,11 +1,13 @@
 // Turns a raw config object (from YAML or from the CLI, in user units) into
 // the validated GatewayConfig. Both entry points go through here so that
 // the CLI and the file accept exactly the same things.
+import { statSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { configSchema, routeCommonSchema } from './schema.js';
 import { validateAgainst } from './validate.js';
 import { configError, type Locator } from './errors.js';
 import { ConfigValueError, parseHostPort, parseSeconds, parseSize } from './units.js';
-import { SESSION_DEFAULTS, type GatewayConfig, type ListenAddress, type RouteConfig, type SessionOptions } from './types.js';
+import { SESSION_DEFAULTS, type GatewayConfig, type ListenAddress, type RouteConfig, type SessionOptions, type WebConfig } from './types.js';
 
 type Raw = Record<string, unknown>;
 
@@ -51,8 +53,18 @@ export function buildConfig(raw: unknown, locate: Locator, baseDir: string): Gat
     logLevel: (r.logLevel as string | undefined) ?? 'info',
     traffic: r.traffic === true,
     routes,
+    web: webConfig(r.web as string | undefined, baseDir, locate),
     baseDir,
   };
+}
+
+/** `web: novnc` is the noVNC client; anything else is a directory (write `./novnc` for a folder of that name). */
+function webConfig(web: string | undefined, baseDir: string, locate: Locator): WebConfig | null {
+  if (web === undefined) return null;
+  if (web === 'novnc') return { kind: 'novnc' };
+  const root = resolve(baseDir, web);
+  if (!statSync(root, { throwIfNoEntry: false })?.isDirectory()) throw configError(locate, ['web'], `${root} is not a directory`);
+  return { kind: 'directory', root };
 }
 
 type Convert = <T>(path: Array<string | number>, value: unknown, fn: (v: unknown) => T) => T;

@@ -42,6 +42,7 @@ export const configSchema = {
     runOnce: { type: 'boolean' },
     logLevel: { enum: ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] },
     traffic: { type: 'boolean' },
+    web: { type: 'string', minLength: 1 },
     defaults: { type: 'object', additionalProperties: false, properties: sessionOptionsSchema },
     routes: {
       type: 'array',

@@ -61,9 +61,14 @@ export interface GatewayConfig {
   /** Log every frame (websockify --traffic). */
   traffic: boolean;
   routes: RouteConfig[];
+  /** Static files on the listening port (websockify --web), or null for none. */
+  web: WebConfig | null;
   /** Directory that relative module paths are resolved against. */
   baseDir: string;
 }
+
+/** A directory to serve, or the installed noVNC client (`web: novnc`, `--novnc`). */
+export type WebConfig = { kind: 'directory'; root: string } | { kind: 'novnc' };
 
 export const SESSION_DEFAULTS: SessionOptions = {
   maxMessageSize: 32 * 1024 * 1024, // the original module's default

@@ -25,7 +25,7 @@ export interface ConnectContext {
 }
 
 export type ConnectResult<S> =
-  | { accept: true; state: S; protocol?: string; target?: string }
+  | { accept: true; state: S; protocol?: string; target?: string; params?: Record<string, string> }
   | { accept: false; status: number; reason: string };
 
 export interface Handler<S = unknown> {
@@ -46,6 +46,12 @@ export interface Handler<S = unknown> {
    * or the client left): release what connect() opened.
    */
   abandon?(state: S): void;
+  /**
+   * The gateway is stopping and its sessions are closed: release what the
+   * factory started (worker pools, timers). Called by Gateway.stop() (again
+   * if stop() is called again), so it must be idempotent.
+   */
+  shutdown?(): void | Promise<void>;
 }
 
 /** What a handler factory receives: the route's own fields and shared services. */
@@ -57,14 +63,18 @@ export interface HandlerContext {
    * (unknown fields refused); errors name routes[i].<field> and its line.
    */
   options<T>(schema: { properties: Record<string, object>; required?: string[] }): T;
-  /** Throws a ConfigError naming routes[i].<field> and its file line. */
-  invalid(field: string, message: string): never;
+  /** Throws a ConfigError naming routes[i].<field> (or a nested path) and its file line. */
+  invalid(field: string | string[], message: string): never;
+  /** Checks a nested value (e.g. the route's `resolver` block) against a JSON Schema; errors name routes[i].<path>. */
+  validate(schema: object, value: unknown, path: string[]): void;
+  /** Folder that relative paths in the route are resolved against (the config file's). */
+  baseDir: string;
 }
 
 /** A handler module's default export (or its `createHandler` export). */
 export type HandlerFactory = (ctx: HandlerContext) => Handler<any> | Promise<Handler<any>>;
 
-export function accept<S>(state: S, extra: { protocol?: string; target?: string } = {}): ConnectResult<S> {
+export function accept<S>(state: S, extra: { protocol?: string; target?: string; params?: Record<string, string> } = {}): ConnectResult<S> {
   return { accept: true, state, ...extra };
 }
 

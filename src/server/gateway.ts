@@ -10,12 +10,15 @@ import { RouteTable, serveRoute } from './route-table.js';
 import { handleUpgrade, requestUrl } from './upgrade.js';
 import { answer } from './http-answers.js';
 import { createListener } from './listener.js';
+import { StaticFiles } from './static-files.js';
+import { novncStaticFiles } from './novnc.js';
 
 export class Gateway {
   readonly registry = new SessionRegistry();
   readonly #config: GatewayConfig;
   readonly #log: Logger;
   #routes: RouteTable | null = null;
+  #web: StaticFiles | null = null;
   #servers: http.Server[] = [];
   #stopping = false;
   readonly #startedAt = Date.now();
@@ -30,6 +33,8 @@ export class Gateway {
     const served = [];
     for (const route of this.#config.routes) served.push(serveRoute(route, await createHandler(route, this.#config.baseDir, this.#log)));
     this.#routes = new RouteTable(served);
+    const web = this.#config.web;
+    if (web) this.#web = web.kind === 'novnc' ? novncStaticFiles() : new StaticFiles(web.root);
     const env = { routes: this.#routes, registry: this.registry, log: this.#log, stopping: () => this.#stopping };
     const addresses: AddressInfo[] = [];
     for (const addr of this.#config.listen) {
@@ -72,7 +77,22 @@ export class Gateway {
         uptimeSeconds: Math.round((Date.now() - this.#startedAt) / 1000),
       });
     }
-    if (this.#routes?.match(url.pathname)) {
+    // A route's own path is WebSocket only, even if a file has its name; the catch-all "*" yields to files.
+    const route = this.#routes?.match(url.pathname);
+    const web = this.#web;
+    if (!web || (route && route.config.path !== '*')) return this.#notFile(res, Boolean(route));
+    web.serve(req, res, url).then(
+      (served) => served || this.#notFile(res, false), // with a web root, a missing file is a 404 even under "*"
+      (err) => {
+        this.#log.error({ err, path: url.pathname }, 'static file failed');
+        if (res.headersSent) res.destroy();
+        else answer(res, 500, 'Internal Server Error\n');
+      },
+    );
+  }
+
+  #notFile(res: http.ServerResponse, webSocketPath: boolean): void {
+    if (webSocketPath) {
       // RFC 9110 §15.5.22: a 426 names the protocol in Upgrade (and so in Connection); then we close.
       return answer(res, 426, 'This path speaks WebSocket only.\n', { Upgrade: 'websocket', Connection: 'Upgrade, close' });
     }
@@ -97,6 +117,9 @@ export class Gateway {
     const closeTimeout = Math.max(0, ...this.#config.routes.map((r) => r.closeTimeout));
     await this.#whenEmpty(closeTimeout + 1000);
     for (const server of this.#servers) server.closeAllConnections();
+    // Handlers release what they started (worker threads), so nothing outlives the stop.
+    const shutdowns = await Promise.allSettled((this.#routes?.all ?? []).map(async (r) => r.handler.shutdown?.()));
+    for (const s of shutdowns) if (s.status === 'rejected') this.#log.error({ err: s.reason }, 'handler shutdown failed');
   }
 
   #whenEmpty(timeoutMs: number): Promise<void> {

@@ -35,7 +35,7 @@ export async function handleUpgrade(env: UpgradeEnv, req: IncomingMessage, socke
   const route = env.routes.match(url.pathname);
   if (!route) return refuse(404, 'no route for this path');
   if (env.stopping()) return refuse(503, 'gateway is stopping');
-  const problem = checkHandshake(req);
+  const problem = checkHandshake(req, route.config.perMessageDeflate);
   if (problem) return refuse(problem.status, problem.reason, problem.headers);
 
   const offered = offeredProtocols(req)!;
@@ -68,7 +68,7 @@ export async function handleUpgrade(env: UpgradeEnv, req: IncomingMessage, socke
     socket.removeListener('close', onGone);
   }
   if (!result.accept) return refuse(result.status, result.reason);
-  const { state, protocol, target } = result;
+  const { state, protocol, target, params } = result;
   if (socket.destroyed || env.stopping()) {
     route.handler.abandon?.(state);
     if (!socket.destroyed) refuse(503, 'gateway is stopping');
@@ -88,7 +88,7 @@ export async function handleUpgrade(env: UpgradeEnv, req: IncomingMessage, socke
   });
   route.wss.handleUpgrade(req, socket, head, (ws) => {
     opened = true;
-    openSession(env, route, ws, { remoteAddress, protocol: protocol ?? '', target: target ?? '' }, state, log);
+    openSession(env, route, ws, { remoteAddress, protocol: protocol ?? '', target: target ?? '', params: params ?? {} }, state, log);
   });
 }
 
@@ -106,12 +106,13 @@ function openSession(
   env: UpgradeEnv,
   route: ServedRoute,
   ws: import('ws').WebSocket,
-  info: { remoteAddress: string; protocol: string; target: string },
+  info: { remoteAddress: string; protocol: string; target: string; params: Record<string, string> },
   state: unknown,
   requestLog: Logger,
 ): void {
   const session = new Session(ws, route.config, { remoteAddress: info.remoteAddress, route: route.config.path, protocol: info.protocol });
   session.target = info.target;
+  session.params = info.params;
   const log = requestLog.child({ sid: session.id });
   env.registry.add(session);
   log.info({ route: route.config.path, target: info.target || undefined, protocol: info.protocol || undefined }, 'session open');

@@ -22,6 +22,7 @@ import { Fifo } from './outbound-queue.js';
 import { SessionClosedError } from './errors.js';
 import { MessageStream } from './message-stream.js';
 import { Liveness } from './liveness.js';
+import { fitCloseReason, isSendableCloseCode } from './close-codes.js';
 
 export type Payload = Buffer | Uint8Array | string;
 type Outgoing =
@@ -64,6 +65,8 @@ export class Session extends EventEmitter {
   readonly meta: SessionMeta;
   /** Where the handler connected this session to, for logs. */
   target = '';
+  /** What the target lookup said about this session (SQL columns, JWT claims, JSON fields). */
+  params: Readonly<Record<string, string>> = {};
   bytesIn = 0;
   bytesOut = 0;
   messagesIn = 0;
@@ -185,10 +188,27 @@ export class Session extends EventEmitter {
    * has not completed within closeTimeout.
    */
   close(code = 1000, reason = ''): void {
+    if (!isSendableCloseCode(code)) throw new RangeError(`close code ${code} may not be sent (RFC 6455 §7.4: 1000-1003, 1007-1014, 3000-4999)`);
+    reason = fitCloseReason(reason);
     if (this.#state !== 'open') return;
     this.#beginClosing();
     if (this.#active || this.#pending.length > 0) this.#pending.push({ kind: 'close', code, reason });
     else this.#sendClose(code, reason);
+  }
+
+  /**
+   * Closes at once, for when what is queued can never finish (a worker died
+   * mid-stream): the close frame goes out now (RFC 6455 lets a control frame
+   * go between fragments, so the client drops the partial message), and
+   * everything still queued is dropped. Waiting producers get
+   * SessionClosedError. A no-op once a close frame has been sent.
+   */
+  closeNow(code: number, reason = ''): void {
+    if (!isSendableCloseCode(code)) throw new RangeError(`close code ${code} may not be sent`);
+    if (this.#state === 'closed' || this.#closeSent) return;
+    this.#beginClosing();
+    this.#dropQueued();
+    this.#sendClose(code, fitCloseReason(reason));
   }
 
   /** Drops the connection at once, without a close handshake. */
@@ -303,15 +323,20 @@ export class Session extends EventEmitter {
     this.#closeInfo = byClient || !sent
       ? { code: receivedCode, reason: receivedReason, by: receivedCode === 1006 ? 'network' : 'client' }
       : { code: sent.code, reason: sent.reason, by: sent.code === 1006 ? 'network' : 'server' };
+    this.#dropQueued();
+    this.emit('close', this.#closeInfo);
+  }
+
+  /** Rejects every waiting producer, aborts every stream and forgets what was queued. */
+  #dropQueued(): void {
     const closed = new SessionClosedError(this.id);
     for (const w of this.#drainWaiters) w.reject(closed);
     this.#drainWaiters = [];
-    if (this.#active) this.#active.abort(closed);
+    this.#active?.abort(closed);
     this.#active = null;
     for (let item = this.#pending.shift(); item; item = this.#pending.shift()) {
       if (item.kind === 'stream') item.stream.abort(closed);
     }
     this.#pendingBytes = 0;
-    this.emit('close', this.#closeInfo);
   }
 }

@@ -1,0 +1,135 @@
+// A real VNC desktop for browser tests: TigerVNC's Xvnc on a free display
+// and loopback port, with VNC password auth, a solid root colour and an
+// xterm that writes what is typed into a file. Every process runs in its own
+// process group, so stop() also ends anything they started.
+import net from 'node:net';
+import { spawn, execFile, execFileSync, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+export interface VncDesktop {
+  display: string;
+  port: number;
+  /** The file the xterm writes typed lines into. */
+  typedFile: string;
+  /** Runs an X client (xdotool, xsetroot, ...) on this display; resolves with its stdout. */
+  x(cmd: string, args: string[]): Promise<string>;
+  stop(): Promise<void>;
+}
+
+/** A TCP port that was free on 127.0.0.1 a moment ago. */
+export async function freePort(): Promise<number> {
+  const server = net.createServer().listen(0, '127.0.0.1');
+  await new Promise((resolve) => server.once('listening', resolve));
+  const { port } = server.address() as net.AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+/** Starts a command in its own process group; output is kept for error messages. */
+export function spawnGroup(cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env): ChildProcess & { output: () => string } {
+  const child = spawn(cmd, args, { env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout!.on('data', (c) => (out += c));
+  child.stderr!.on('data', (c) => (out += c));
+  child.on('error', (err) => (out += `\nspawn failed: ${err.message}`));
+  return Object.assign(child, { output: () => out });
+}
+
+/** Ends a process group started by spawnGroup: SIGTERM, then SIGKILL if it lingers. */
+export async function killGroup(child: ChildProcess, graceMs = 2000): Promise<void> {
+  if (child.pid === undefined) return;
+  const exited = child.exitCode !== null || child.signalCode !== null ? Promise.resolve() : new Promise((resolve) => child.once('exit', resolve));
+  const signal = (sig: NodeJS.Signals) => {
+    try {
+      process.kill(-child.pid!, sig);
+    } catch {
+      /* the group is gone */
+    }
+  };
+  signal('SIGTERM');
+  const timer = setTimeout(() => signal('SIGKILL'), graceMs);
+  await exited;
+  clearTimeout(timer);
+  signal('SIGKILL'); // anything left in the group (e.g. the xterm's shell)
+}
+
+/** Polls `check` every 50 ms until it returns a truthy value; throws `what()` after timeoutMs. */
+export async function waitFor<T>(check: () => T | Promise<T>, timeoutMs: number, what: () => string): Promise<NonNullable<T>> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value) return value as NonNullable<T>;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms: ${what()}`);
+    await sleep(50);
+  }
+}
+
+function runX(display: string, cmd: string, args: string[]): Promise<string> {
+  return new Promise((resolve, reject) =>
+    execFile(cmd, args, { env: { ...process.env, DISPLAY: display }, timeout: 5000 }, (err, stdout, stderr) =>
+      err ? reject(new Error(`${cmd} ${args.join(' ')}: ${err.message} ${stderr}`)) : resolve(stdout),
+    ),
+  );
+}
+
+/** A display number with no X server (no socket, no lock file), starting somewhere random to avoid parallel runs. */
+function freeDisplay(): number {
+  const start = 20 + Math.floor(Math.random() * 70);
+  for (let i = 0; i < 70; i++) {
+    const n = 20 + ((start - 20 + i) % 70);
+    if (!existsSync(`/tmp/.X11-unix/X${n}`) && !existsSync(`/tmp/.X${n}-lock`)) return n;
+  }
+  throw new Error('no free X display number between :20 and :89');
+}
+
+export async function startVncDesktop(opts: { dir: string; password: string; rootColour: string; geometry?: string }): Promise<VncDesktop> {
+  const passwordFile = join(opts.dir, 'vncpasswd');
+  await writeFile(passwordFile, execFileSync('vncpasswd', ['-f'], { input: `${opts.password}\n` }), { mode: 0o600 });
+  let xvnc: ReturnType<typeof spawnGroup> | null = null;
+  let display = '';
+  let port = 0;
+  // A display or port taken between our check and Xvnc's start makes Xvnc exit: try another.
+  for (let attempt = 0; attempt < 5 && !xvnc; attempt++) {
+    display = `:${freeDisplay()}`;
+    port = await freePort();
+    const child = spawnGroup('Xvnc', [display, '-rfbport', String(port), '-localhost', '-SecurityTypes', 'VncAuth', '-PasswordFile', passwordFile,
+      '-UseBlacklist=0', '-geometry', opts.geometry ?? '800x600', '-depth', '24', '-desktop', 'wsgate-e2e', '-nolisten', 'tcp']);
+    const ready = await waitFor(
+      () => (/Listening for VNC connections.*port \d+/.test(child.output()) && existsSync(`/tmp/.X11-unix/X${display.slice(1)}`)) || child.exitCode !== null || child.signalCode !== null,
+      10_000,
+      () => `Xvnc did not start: ${child.output()}`,
+    ).then(() => child.exitCode === null && child.signalCode === null);
+    if (ready) xvnc = child;
+  }
+  if (!xvnc) throw new Error('Xvnc failed to start five times');
+  const server = xvnc;
+  const x = (cmd: string, args: string[]) => runX(display, cmd, args);
+  const typedFile = join(opts.dir, 'typed.txt');
+  let xterm: ReturnType<typeof spawnGroup> | null = null;
+  const stop = async () => {
+    if (xterm) await killGroup(xterm);
+    await killGroup(server);
+  };
+  try {
+    await waitFor(() => x('xsetroot', ['-solid', opts.rootColour]).then(() => true, () => false), 5000, () => 'xsetroot never succeeded');
+    // Top-left, small: the rest of the screen shows the root colour.
+    xterm = spawnGroup('xterm', ['-geometry', '40x6+0+0', '-e', 'sh', '-c', 'exec cat > "$0"', typedFile], { ...process.env, DISPLAY: display });
+    await waitFor(
+      async () => existsSync(typedFile) && (await x('xdotool', ['search', '--onlyvisible', '--class', 'xterm']).catch(() => '')).trim() !== '',
+      10_000,
+      () => `xterm did not appear: ${xterm!.output()}`,
+    );
+  } catch (e) {
+    await stop();
+    throw e;
+  }
+  return { display, port, typedFile, x, stop };
+}
+
+/** What the xterm has written so far. */
+export function typedText(desktop: VncDesktop): Promise<string> {
+  return readFile(desktop.typedFile, 'utf8');
+}
