@@ -14,6 +14,8 @@ export function version(): string {
 }
 
 export async function main(argv: string[]): Promise<number> {
+  // `wsgate tokens ...` manages the built-in tokens table; loaded only when used.
+  if (argv[0] === 'tokens') return (await import('./tokens-command.js')).runTokensCommand(argv.slice(1));
   let command;
   try {
     command = parseCommandLine(argv);

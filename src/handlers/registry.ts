@@ -30,9 +30,13 @@ export async function createHandler(route: RouteConfig, baseDir: string, log: Lo
       validateAgainst({ type: 'object', additionalProperties: false, ...schema }, route.options, ['routes', route.index], locate);
       return route.options as T;
     },
-    invalid(field: string, message: string): never {
-      throw configError(locate, at(field), message);
+    invalid(field: string | string[], message: string): never {
+      throw configError(locate, Array.isArray(field) ? ['routes', route.index, ...field] : at(field), message);
     },
+    validate(schema: object, value: unknown, path: string[]): void {
+      validateAgainst(schema, value, ['routes', route.index, ...path], locate);
+    },
+    baseDir,
   };
   const factory = BUILT_IN[route.handler] ?? (await loadPlugin(route, baseDir, locate));
   return factory(ctx);

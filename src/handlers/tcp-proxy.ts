@@ -1,6 +1,7 @@
-// The original module's TCP proxy: dial the target before the handshake
-// completes (so a dead backend is a 502/504, not an accept-then-close),
-// negotiate `binary`/`base64`, then relay until either side ends.
+// The original module's TCP proxy: find the target (fixed, or looked up by
+// the client's token), dial it before the handshake completes (so a dead
+// backend is a 502/504, not an accept-then-close), negotiate
+// `binary`/`base64`, then relay until either side ends.
 import type { Socket } from 'node:net';
 import { accept, refuse, type Handler, type HandlerFactory } from './types.js';
 import { ConfigValueError, parseHostPort, parseSeconds } from '../config/units.js';
@@ -8,6 +9,7 @@ import { dial, describeTarget, DialError, type DialTarget } from '../proxy/dial.
 import { chooseSubprotocol, type Encoding } from '../proxy/codec.js';
 import { lookupService } from '../proxy/services.js';
 import { relay } from '../proxy/relay.js';
+import { TokenTargets, tokenSchema, type ResolverBlock, type TokenOptions } from '../proxy/token-targets.js';
 
 interface TcpProxyOptions {
   target?: string;
@@ -17,14 +19,19 @@ interface TcpProxyOptions {
   keepAlive?: number | false;
   noDelay?: boolean;
   subprotocols?: string[];
+  token?: TokenOptions;
+  resolver?: ResolverBlock;
+  allow?: string[];
 }
 
 interface ProxyState {
   backend: Socket;
   encoding: Encoding;
+  /** The token that chose the target, kept so a revocation can find the session. */
+  token?: string;
 }
 
-export const createTcpProxy: HandlerFactory = (ctx) => {
+export const createTcpProxy: HandlerFactory = async (ctx) => {
   const opts = ctx.options<TcpProxyOptions>({
     properties: {
       target: { type: 'string', minLength: 1 },
@@ -34,10 +41,16 @@ export const createTcpProxy: HandlerFactory = (ctx) => {
       keepAlive: { anyOf: [{ type: 'number', minimum: 0 }, { const: false }] },
       noDelay: { type: 'boolean' },
       subprotocols: { type: 'array', items: { type: 'string', minLength: 1 }, minItems: 1 },
+      token: tokenSchema,
+      resolver: { type: 'object' },
+      allow: { type: 'array', items: { type: 'string' } },
     },
   });
-  const target = resolveTarget(opts, ctx.invalid);
-  const targetName = describeTarget(target);
+  // With a resolver the token picks the target; the fixed target is the default otherwise.
+  const tokens = opts.resolver ? await TokenTargets.create(ctx, { token: opts.token, resolver: opts.resolver, allow: opts.allow }) : null;
+  if (tokens && (opts.target !== undefined || opts.unixTarget !== undefined)) ctx.invalid('resolver', 'give either a resolver or a fixed target, not both');
+  if (!tokens && (opts.token || opts.allow)) ctx.invalid(opts.token ? 'token' : 'allow', 'only applies with a resolver');
+  const fixed = tokens ? null : resolveTarget(opts, ctx.invalid);
   const accepted = opts.subprotocols ?? ['binary', 'base64'];
   const dialOptions = {
     timeoutMs: parseSeconds(opts.connectTimeout ?? 30),
@@ -50,15 +63,26 @@ export const createTcpProxy: HandlerFactory = (ctx) => {
     async connect(c) {
       const choice = chooseSubprotocol(c.offeredProtocols, accepted);
       if (!choice) return refuse(400, `client offered subprotocols [${c.offeredProtocols.join(', ')}], this route speaks [${accepted.join(', ')}]`);
+      let target = fixed;
+      let token: string | undefined;
+      let params: Record<string, string> | undefined;
+      if (tokens) {
+        const found = await tokens.lookup(c);
+        if (!found.ok) return refuse(found.status, found.reason);
+        target = { host: found.target.host, port: found.target.port };
+        token = found.token;
+        params = found.target.params;
+      }
       try {
-        const backend = await dial(target, { ...dialOptions, signal: c.signal });
-        return accept({ backend, encoding: choice.encoding }, { protocol: choice.protocol, target: targetName });
+        const backend = await dial(target!, { ...dialOptions, signal: c.signal });
+        return accept({ backend, encoding: choice.encoding, token }, { protocol: choice.protocol, target: describeTarget(target!), params });
       } catch (e) {
         if (e instanceof DialError) return refuse(e.httpStatus, e.message);
         throw e;
       }
     },
     open(state, session) {
+      if (tokens && state.token !== undefined) tokens.track(state.token, session);
       relay(session, state.backend, {
         encoding: state.encoding,
         closeTimeoutMs: ctx.route.closeTimeout,
@@ -69,6 +93,7 @@ export const createTcpProxy: HandlerFactory = (ctx) => {
     abandon(state) {
       state.backend.destroy();
     },
+    shutdown: () => tokens?.close(),
   };
   return handler;
 };

@@ -1,3 +1,233 @@
-import type { ResolverFactory } from './types.js';
+// Tokens in Redis, as websockify's TokenRedis stores them: the value at
+// `prefix + token` is "host:port" or JSON ({"host": "h", "port": 5900, ...}
+// or websockify's {"host": "h:5900"}); other JSON fields become parameters.
+// Expiry is Redis's own key TTL, or a JSON "expiresAt" (epoch seconds).
+// Single use (config `singleUse: true`, or JSON "singleUse": true): consume()
+// deletes the key; Redis runs one DEL at a time, so exactly one caller across
+// all gateways gets 1 back and the others are refused.
+// Revocation: revokeToken() deletes the key and publishes the token on
+// REVOKE_CHANNEL; every gateway's watchRevocations() subscriber hears it.
+//
+// One client per resolver, connected on first use. It never queues commands
+// while Redis is away (enableOfflineQueue: false), so a down Redis answers a
+// lookup with a StoreError at once instead of holding it until the timeout;
+// it reconnects in the background (every <= 2 s) so lookups recover by themselves.
+import { Redis, type RedisOptions } from 'ioredis';
+import { fingerprint, type Logger } from '../../observability/logger.js';
+import { raceAbort, throwIfAborted } from './aborting.js';
+import { StoreError, type ResolvedTarget, type ResolverFactory, type TargetResolver } from './types.js';
+import { targetFromJson, targetFromText } from './websockify-values.js';
 
-export const create: ResolverFactory = (env) => env.invalid('type', 'this resolver type is not implemented yet');
+export const REVOKE_CHANNEL = 'wsgate:revoke';
+const DEFAULT_URL = 'redis://127.0.0.1:6379';
+
+interface RedisConfig {
+  url?: string;
+  host?: string;
+  port?: number;
+  db?: number;
+  username?: string;
+  password?: string;
+  prefix?: string;
+  singleUse?: boolean;
+}
+
+const CLIENT_OPTIONS: RedisOptions = {
+  lazyConnect: true,
+  enableOfflineQueue: false,
+  maxRetriesPerRequest: 1,
+  connectTimeout: 2000,
+  retryStrategy: (times: number) => Math.min(times * 200, 2000),
+  // How long disconnect() waits for a socket to close before destroying it;
+  // ioredis's 2 s timer outlives sockets that never connected and holds the process.
+  disconnectTimeout: 200,
+};
+
+export const create: ResolverFactory = (env) => {
+  const opts = env.options<RedisConfig>({
+    properties: {
+      url: { type: 'string', pattern: '^rediss?://' },
+      host: { type: 'string', minLength: 1 },
+      port: { type: 'integer', minimum: 1, maximum: 65535 },
+      db: { type: 'integer', minimum: 0 },
+      username: { type: 'string' },
+      password: { type: 'string' },
+      prefix: { type: 'string' },
+      singleUse: { type: 'boolean' },
+    },
+  });
+  const separate = (['host', 'port', 'db', 'username', 'password'] as const).find((f) => opts[f] !== undefined);
+  if (opts.url !== undefined && separate) env.invalid(separate, 'give either url or host/port/db/username/password, not both');
+  const client = separate
+    ? new Redis({ ...CLIENT_OPTIONS, host: opts.host ?? '127.0.0.1', port: opts.port ?? 6379, db: opts.db ?? 0, username: opts.username, password: opts.password })
+    : new Redis(opts.url ?? DEFAULT_URL, CLIENT_OPTIONS);
+  return new RedisResolver(client, opts.prefix ?? '', opts.singleUse ?? false, env.log);
+};
+
+class RedisResolver implements TargetResolver {
+  readonly kind = 'redis';
+  readonly #client: Redis;
+  readonly #prefix: string;
+  readonly #singleUse: boolean;
+  readonly #log: Logger;
+  #subscriber: Redis | null = null;
+  readonly #listeners: Array<(token: string) => void> = [];
+  #down = false;
+  #lastError: Error | null = null;
+
+  constructor(client: Redis, prefix: string, singleUse: boolean, log: Logger) {
+    this.#client = client;
+    this.#prefix = prefix;
+    this.#singleUse = singleUse;
+    this.#log = log;
+    // Log an outage once, not on every reconnection attempt (the address only: a URL may hold a password).
+    const where = { redis: `${client.options.host}:${client.options.port}` };
+    client.on('error', (err: Error) => {
+      this.#lastError = err;
+      if (!this.#down) log.warn({ ...where, err: err.message }, 'redis unreachable; lookups answer 503 until it is back');
+      this.#down = true;
+    });
+    client.on('ready', () => {
+      if (this.#down) log.info(where, 'redis reachable again');
+      this.#down = false;
+      this.#lastError = null;
+    });
+  }
+
+  async resolve(token: string, signal: AbortSignal): Promise<ResolvedTarget | null> {
+    const raw = await this.#command((c) => c.get(this.#prefix + token), signal);
+    return raw === null ? null : this.#target(raw, token);
+  }
+
+  async consume(token: string, signal: AbortSignal): Promise<boolean> {
+    return (await this.#command((c) => c.del(this.#prefix + token), signal)) === 1;
+  }
+
+  async watchRevocations(onRevoke: (token: string) => void): Promise<void> {
+    this.#listeners.push(onRevoke);
+    if (this.#subscriber) return;
+    // Subscribing needs its own connection. This one queues its SUBSCRIBE until
+    // Redis is reachable and resubscribes after every reconnection.
+    const sub = this.#client.duplicate({ enableOfflineQueue: true, maxRetriesPerRequest: null });
+    this.#subscriber = sub;
+    sub.on('error', () => {}); // outages are logged once, by the lookup client
+    sub.on('message', (channel: string, message: string) => {
+      if (channel !== REVOKE_CHANNEL) return;
+      for (const listener of this.#listeners) {
+        try {
+          listener(message);
+        } catch (err) {
+          this.#log.error({ err }, 'revocation listener failed');
+        }
+      }
+    });
+    // Startup must not wait for a down Redis: resolve after the first failed attempt too.
+    await new Promise<void>((resolve) => {
+      const onError = (err: Error): void => {
+        this.#log.warn({ err: err.message }, 'cannot subscribe to revocations yet; will once redis is reachable');
+        resolve();
+      };
+      sub.once('error', onError);
+      sub.subscribe(REVOKE_CHANNEL).then(
+        () => {
+          sub.off('error', onError);
+          resolve();
+        },
+        () => resolve(),
+      );
+    });
+  }
+
+  async close(): Promise<void> {
+    this.#client.disconnect();
+    this.#subscriber?.disconnect();
+  }
+
+  /** Runs one command once the client is ready, failing fast (StoreError) if Redis is not there. */
+  async #command<T>(run: (client: Redis) => Promise<T>, signal: AbortSignal): Promise<T> {
+    throwIfAborted(signal, this.kind);
+    try {
+      await raceAbort(this.#ready(), signal, this.kind);
+      return await raceAbort(run(this.#client), signal, this.kind);
+    } catch (err) {
+      throw err instanceof StoreError ? err : new StoreError(this.kind, (err as Error).message);
+    }
+  }
+
+  #ready(): Promise<void> {
+    const client = this.#client;
+    switch (client.status) {
+      case 'ready':
+        return Promise.resolve();
+      case 'wait':
+        return client.connect().catch((err: Error) => {
+          throw this.#lastError ?? err; // "connect ECONNREFUSED ..." says more than "Connection is closed"
+        });
+      case 'connecting':
+      case 'connect':
+        // An attempt is under way: its outcome decides.
+        return new Promise<void>((resolve, reject) => {
+          const done = (err?: Error): void => {
+            client.off('ready', done).off('error', done).off('end', done);
+            if (err) reject(err);
+            else if (client.status === 'ready') resolve();
+            else reject(new Error('connection closed'));
+          };
+          client.on('ready', done).on('error', done).on('end', done);
+        });
+      default:
+        // reconnecting, close, end: Redis went away; the background retry will bring it back.
+        return Promise.reject(new Error(client.status === 'end' ? 'resolver closed' : `not connected (${this.#lastError?.message ?? 'reconnecting'})`));
+    }
+  }
+
+  #target(raw: string, token: string): ResolvedTarget | null {
+    const text = raw.trim();
+    let record: Record<string, unknown> | null = null;
+    let target: ResolvedTarget | null = null;
+    if (text.startsWith('{')) {
+      try {
+        record = JSON.parse(text) as Record<string, unknown>;
+        target = targetFromJson(record);
+      } catch {
+        // handled below with the same warning
+      }
+    } else {
+      target = targetFromText(text);
+    }
+    if (!target) {
+      this.#log.warn({ token: fingerprint(token) }, 'redis value is neither host:port nor JSON with host and port');
+      return null;
+    }
+    if (record?.expiresAt !== undefined && record.expiresAt !== null) {
+      const expiresAt = Number(record.expiresAt);
+      if (!Number.isFinite(expiresAt) || Date.now() >= expiresAt * 1000) return null;
+    }
+    if (this.#singleUse || record?.singleUse === true || record?.singleUse === 'true') target.singleUse = true;
+    return target;
+  }
+}
+
+/**
+ * Revokes a token for every gateway sharing this Redis: deletes its key (no
+ * new session can use it) and publishes it (live sessions are closed).
+ * Resolves whether the key existed; rejects with a StoreError if Redis cannot be reached.
+ */
+export async function revokeToken(redisUrl: string, prefix: string, token: string): Promise<boolean> {
+  const client = new Redis(redisUrl, { ...CLIENT_OPTIONS, retryStrategy: () => null });
+  let lastError: Error | null = null;
+  client.on('error', (err: Error) => (lastError = err));
+  try {
+    await client.connect().catch((err: Error) => {
+      throw lastError ?? err;
+    });
+    const results = await client.multi().del(prefix + token).publish(REVOKE_CHANNEL, token).exec();
+    const failed = results?.find(([err]) => err);
+    if (!results || failed) throw failed?.[0] ?? new Error('transaction aborted');
+    return results[0]![1] === 1;
+  } catch (err) {
+    throw new StoreError('redis', (err as Error).message);
+  } finally {
+    client.disconnect();
+  }
+}

@@ -1,0 +1,122 @@
+// What the SQL resolvers and the tokens table need from a database: run one
+// statement with bound values, honour an AbortSignal, report failures as
+// StoreError naming the store, and close. The drivers (better-sqlite3, pg,
+// mysql2) are imported on demand, so a gateway that uses one never loads the
+// others.
+import type { Logger } from '../../observability/logger.js';
+import { StoreError } from './types.js';
+import type { Dialect } from './sql-placeholders.js';
+
+export type { Dialect };
+export type Row = Record<string, unknown>;
+
+export interface SqlDriver {
+  readonly dialect: Dialect;
+  /** "sqlite /srv/wsgate-tokens.db", "postgres 127.0.0.1:5432": for errors and logs, never with a password. */
+  readonly store: string;
+  /** Runs a query (placeholders in the driver's syntax) and returns its rows. */
+  rows(sql: string, values: unknown[], signal?: AbortSignal): Promise<Row[]>;
+  /** Runs a statement and returns how many rows it changed. */
+  run(sql: string, values: unknown[], signal?: AbortSignal): Promise<number>;
+  close(): Promise<void>;
+  /** PostgreSQL only: calls `onPayload` for each NOTIFY on `channel` until stop(); `ready` settles after the first attempt to listen. */
+  listen?(channel: string, onPayload: (payload: string) => void, log: Logger): { ready: Promise<void>; stop(): Promise<void> };
+}
+
+export interface SqliteSpec {
+  dialect: 'sqlite';
+  /** Absolute path of the database file. */
+  path: string;
+  /** Open read-only (custom lookup queries never write). */
+  readonly?: boolean;
+  /** Create the file if it is missing (the tokens command); the resolver never does. */
+  create?: boolean;
+}
+
+/** A server database: either a URL or its parts (the driver's PG and MySQL defaults fill the rest). */
+export interface ServerSpec {
+  dialect: 'postgres' | 'mysql';
+  url?: string;
+  host?: string;
+  port?: number;
+  user?: string;
+  password?: string;
+  database?: string;
+  /** Most connections open at once (default 10). */
+  poolSize?: number;
+  /** Where failures of idle pooled connections are reported. */
+  log?: Logger;
+}
+
+export type StoreSpec = SqliteSpec | ServerSpec;
+
+/** A driver for `spec`. Connects lazily: this never fails because the store is down. */
+export async function openDriver(spec: StoreSpec): Promise<SqlDriver> {
+  switch (spec.dialect) {
+    case 'sqlite':
+      return new (await import('./sql-sqlite.js')).SqliteDriver(spec);
+    case 'postgres':
+      return new (await import('./sql-postgres.js')).PostgresDriver(spec);
+    case 'mysql':
+      return new (await import('./sql-mysql.js')).MysqlDriver(spec);
+  }
+}
+
+/** "postgres db.example:5432" from a spec, without user or password. */
+export function storeName(spec: ServerSpec): string {
+  const defaultPort = spec.dialect === 'postgres' ? 5432 : 3306;
+  // pg falls back to PGHOST/PGPORT for unset fields; name what it will use.
+  const env = spec.dialect === 'postgres' ? process.env : {};
+  let host = spec.host ?? env.PGHOST ?? 'localhost';
+  let port = spec.port ?? (env.PGPORT ? Number(env.PGPORT) : defaultPort);
+  if (spec.url) {
+    try {
+      const url = new URL(spec.url);
+      host = url.hostname || url.searchParams.get('host') || 'localhost';
+      port = url.port ? Number(url.port) : defaultPort;
+    } catch {
+      host = '(unparsable url)';
+    }
+  }
+  return `${spec.dialect} ${host.includes(':') && !host.startsWith('[') ? `[${host}]` : host}:${port}`;
+}
+
+/** The StoreError for a driver failure: its message (or, for a failed dual-stack connect, its parts' messages). */
+export function storeError(store: string, e: unknown): StoreError {
+  if (e instanceof StoreError) return e;
+  let message = e instanceof Error ? e.message : String(e);
+  if (e instanceof AggregateError && e.errors.length > 0) message = e.errors.map((x: unknown) => (x instanceof Error ? x.message : String(x))).join('; ');
+  const code = (e as { code?: unknown } | null)?.code;
+  if (!message && typeof code === 'string') message = code;
+  return new StoreError(store, message || 'unknown driver error');
+}
+
+export function abortError(store: string, signal: AbortSignal): StoreError {
+  const reason = signal.reason instanceof Error ? signal.reason.message : 'aborted';
+  return new StoreError(store, `lookup aborted (${reason})`);
+}
+
+/**
+ * `work`, or a rejection as soon as `signal` aborts. A value that arrives
+ * after the abort goes to `onLate` (to release a pool connection); a late
+ * failure is swallowed, never left unhandled.
+ */
+export function abortable<T>(work: Promise<T>, signal: AbortSignal | undefined, store: string, onLate?: (value: T) => void): Promise<T> {
+  if (!signal) return work;
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(abortError(store, signal));
+    if (signal.aborted) onAbort();
+    else signal.addEventListener('abort', onAbort, { once: true });
+    work.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort);
+        if (signal.aborted) onLate?.(value);
+        else resolve(value);
+      },
+      (e: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(e);
+      },
+    );
+  });
+}

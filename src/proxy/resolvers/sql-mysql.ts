@@ -1,0 +1,77 @@
+// MariaDB/MySQL through mysql2: one pool per resolver, created on first use.
+// execute() sends true server-side prepared statements (mysql2 caches them
+// per connection), so the token is bound, never escaped into the text as
+// query() would do. A lookup that is aborted or fails destroys its
+// connection instead of returning it to the pool mid-query.
+import * as mysql from 'mysql2/promise';
+import { abortable, abortError, storeError, storeName, type Row, type ServerSpec, type SqlDriver } from './sql-driver.js';
+
+const CONNECT_TIMEOUT_MS = 10_000;
+const IDLE_TIMEOUT_MS = 30_000;
+
+export class MysqlDriver implements SqlDriver {
+  readonly dialect = 'mysql' as const;
+  readonly store: string;
+  readonly #options: mysql.PoolOptions;
+  #pool: mysql.Pool | null = null;
+
+  constructor(spec: ServerSpec) {
+    this.store = storeName(spec);
+    const { url, host, port, user, password, database } = spec;
+    const limit = spec.poolSize ?? 10;
+    this.#options = {
+      ...(url ? { uri: url } : { host, port, user, password, database }),
+      connectionLimit: limit,
+      maxIdle: limit,
+      idleTimeout: IDLE_TIMEOUT_MS,
+      connectTimeout: CONNECT_TIMEOUT_MS,
+      enableKeepAlive: true,
+      charset: 'utf8mb4',
+    };
+  }
+
+  async rows(sql: string, values: unknown[], signal?: AbortSignal): Promise<Row[]> {
+    const result = await this.#exec(sql, values, signal);
+    return Array.isArray(result) ? (result as Row[]) : [];
+  }
+
+  async run(sql: string, values: unknown[], signal?: AbortSignal): Promise<number> {
+    const result = await this.#exec(sql, values, signal);
+    return Array.isArray(result) ? 0 : (result as mysql.ResultSetHeader).affectedRows;
+  }
+
+  async close(): Promise<void> {
+    const pool = this.#pool;
+    this.#pool = null;
+    await pool?.end();
+  }
+
+  async #exec(sql: string, values: unknown[], signal?: AbortSignal): Promise<unknown> {
+    if (signal?.aborted) throw abortError(this.store, signal);
+    this.#pool ??= mysql.createPool(this.#options);
+    let conn: mysql.PoolConnection;
+    try {
+      conn = await abortable(this.#pool.getConnection(), signal, this.store, (late) => late.release());
+    } catch (e) {
+      throw storeError(this.store, e);
+    }
+    try {
+      const [result] = await abortable(conn.execute(sql, values as mysql.ExecuteValues), signal, this.store);
+      conn.release();
+      return result;
+    } catch (e) {
+      destroy(conn);
+      throw storeError(this.store, e);
+    }
+  }
+}
+
+/**
+ * Takes a connection out of the pool and closes its socket at once:
+ * mysql2's destroy() only half-closes it, which keeps the process alive
+ * until the server finishes the abandoned query.
+ */
+function destroy(conn: mysql.PoolConnection): void {
+  conn.destroy();
+  (conn as unknown as { connection?: { stream?: { destroy?(): void } } }).connection?.stream?.destroy?.();
+}
