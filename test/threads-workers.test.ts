@@ -70,7 +70,7 @@ test('a client that stops reading holds the workers back: credit waits, bounded 
   await sleep(200);
   ws.resume();
   const code = await new Promise<number>((resolve) => ws.once('close', resolve));
-  checkThreadsRun({ messages, nonText: 0, code, pongs: [] }, 10, 50_000);
+  checkThreadsRun({ messages, nonText: 0, code, pingsSent: 0, pongs: [], pongsBeforeLastMessage: 0 }, 10, 50_000);
   await sessionsDrained(gw.gateway);
   const stats = pool().stats;
   assert.ok(stats.drainWaits > before, 'the workers never had to wait for credit: the test did not apply backpressure');

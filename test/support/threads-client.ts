@@ -1,8 +1,8 @@
 // A client for the `threads` handler that behaves badly on purpose: it
 // floods the server with 64 KiB binary messages, reads in bursts
 // (pause/resume every 12 ms) and pings every 20 ms; and the check of the
-// design.md §4 contract on what it received. (threads.test.ts has its own
-// copy; this one serves the worker-thread tests.)
+// design.md §4 contract on what it received. Used by threads.test.ts and
+// the worker-thread tests.
 import assert from 'node:assert/strict';
 import { WebSocket } from 'ws';
 
@@ -10,7 +10,11 @@ export interface ThreadsRun {
   messages: string[];
   nonText: number;
   code: number;
+  pingsSent: number;
+  /** Pongs carry the ping's sequence number. */
   pongs: number[];
+  /** How many pongs had arrived when the last message did (pings answered during the run). */
+  pongsBeforeLastMessage: number;
 }
 
 export async function runThreadsClient(url: string, flood: { limit: number; budget: number }): Promise<ThreadsRun> {
@@ -20,6 +24,7 @@ export async function runThreadsClient(url: string, flood: { limit: number; budg
   const pongs: number[] = [];
   let nonText = 0;
   let pings = 0;
+  let pongsBeforeLastMessage = 0;
   let flooded = 0;
   const chunk = Buffer.alloc(64 * 1024, 0x5a);
   const floodOnce = () => {
@@ -51,6 +56,7 @@ export async function runThreadsClient(url: string, flood: { limit: number; budg
   ws.on('message', (data: Buffer, isBinary: boolean) => {
     if (isBinary) nonText++;
     messages.push(data.toString());
+    pongsBeforeLastMessage = pongs.length;
   });
   try {
     const code = await new Promise<number>((resolve, reject) => {
@@ -58,7 +64,7 @@ export async function runThreadsClient(url: string, flood: { limit: number; budg
       ws.once('unexpected-response', (_req, res) => reject(new Error(`HTTP ${res.statusCode}`)));
       ws.on('error', reject);
     });
-    return { messages, nonText, code, pongs };
+    return { messages, nonText, code, pingsSent: pings, pongs, pongsBeforeLastMessage };
   } finally {
     clearInterval(reader);
     clearInterval(pinger);
