@@ -1,6 +1,6 @@
 // Benchmark entry point: runs wsgate, websockify and the floor relay side by
 // side, interleaved by round, and prints medians and ratios.
-// Usage: node dist/bench/run.js [--quick] [--rounds=N] [--only=echo,setup] [--gateways=wsgate,floor]
+// Usage: node dist/bench/run.js [--quick] [--rounds=N] [--only=echo,setup,resolvers] [--gateways=wsgate,floor]
 // (--only/--gateways/--rounds are for iterating on one scenario; the default is the full comparison)
 import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -13,6 +13,7 @@ import type { Ctx, Outcome, Scenario } from './scenarios/common.js';
 import { echo } from './scenarios/echo.js';
 import { idleSessions, setupRate, websockifyIdleCap } from './scenarios/sessions.js';
 import { closeAfterLastByte, tcpToWs, wsToTcp } from './scenarios/throughput.js';
+import { renderResolverRates, resolverSetupRates } from './resolvers.js';
 import { Scope, TimeoutError, freePort, log, sleep, withTimeout } from './util.js';
 
 const arg = (name: string): string | undefined =>
@@ -130,6 +131,10 @@ async function main(): Promise<void> {
   process.stdout.write('Ratios: >1 means wsgate is better; "(inv)" rows are lower-is-better, so other/wsgate.\n');
   for (const n of new Set(notes)) process.stdout.write(`- ${n}\n`);
 
+  // Issue 3: what a token lookup costs per session, through each store.
+  const resolverRates = !only || only.includes('resolvers') ? await resolverSetupRates(quick) : [];
+  if (resolverRates.length) process.stdout.write(renderResolverRates(resolverRates));
+
   const dir = `${REPO_ROOT}bench/results`;
   mkdirSync(dir, { recursive: true });
   const json = {
@@ -139,6 +144,7 @@ async function main(): Promise<void> {
     seconds: Math.round((Date.now() - started) / 1000),
     host: { loadavgAtStart: load, cpus: os.cpus().length, cpu: os.cpus()[0]?.model, node: process.version, websockify: websockifyVersion() },
     notes,
+    resolverSetupRates: resolverRates,
     metrics: rows.map((s) => ({
       ...s.metric,
       medians: Object.fromEntries(Object.entries(s.cells).map(([g, c]) => [g, c.median])),
