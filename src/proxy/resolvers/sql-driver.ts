@@ -91,32 +91,3 @@ export function storeError(store: string, e: unknown): StoreError {
   return new StoreError(store, message || 'unknown driver error');
 }
 
-export function abortError(store: string, signal: AbortSignal): StoreError {
-  const reason = signal.reason instanceof Error ? signal.reason.message : 'aborted';
-  return new StoreError(store, `lookup aborted (${reason})`);
-}
-
-/**
- * `work`, or a rejection as soon as `signal` aborts. A value that arrives
- * after the abort goes to `onLate` (to release a pool connection); a late
- * failure is swallowed, never left unhandled.
- */
-export function abortable<T>(work: Promise<T>, signal: AbortSignal | undefined, store: string, onLate?: (value: T) => void): Promise<T> {
-  if (!signal) return work;
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(abortError(store, signal));
-    if (signal.aborted) onAbort();
-    else signal.addEventListener('abort', onAbort, { once: true });
-    work.then(
-      (value) => {
-        signal.removeEventListener('abort', onAbort);
-        if (signal.aborted) onLate?.(value);
-        else resolve(value);
-      },
-      (e: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(e);
-      },
-    );
-  });
-}

@@ -4,7 +4,8 @@
 // query() would do. A lookup that is aborted or fails destroys its
 // connection instead of returning it to the pool mid-query.
 import * as mysql from 'mysql2/promise';
-import { abortable, abortError, storeError, storeName, type Row, type ServerSpec, type SqlDriver } from './sql-driver.js';
+import { abortError, raceAbort } from './aborting.js';
+import { storeError, storeName, type Row, type ServerSpec, type SqlDriver } from './sql-driver.js';
 
 const CONNECT_TIMEOUT_MS = 10_000;
 const IDLE_TIMEOUT_MS = 30_000;
@@ -51,12 +52,12 @@ export class MysqlDriver implements SqlDriver {
     this.#pool ??= mysql.createPool(this.#options);
     let conn: mysql.PoolConnection;
     try {
-      conn = await abortable(this.#pool.getConnection(), signal, this.store, (late) => late.release());
+      conn = await raceAbort(this.#pool.getConnection(), signal, this.store, (late) => late.release());
     } catch (e) {
       throw storeError(this.store, e);
     }
     try {
-      const [result] = await abortable(conn.execute(sql, values as mysql.ExecuteValues), signal, this.store);
+      const [result] = await raceAbort(conn.execute(sql, values as mysql.ExecuteValues), signal, this.store);
       conn.release();
       return result;
     } catch (e) {

@@ -6,7 +6,8 @@
 import { createHash } from 'node:crypto';
 import pg from 'pg';
 import type { Logger } from '../../observability/logger.js';
-import { abortable, abortError, storeError, storeName, type Row, type ServerSpec, type SqlDriver } from './sql-driver.js';
+import { abortError, raceAbort } from './aborting.js';
+import { storeError, storeName, type Row, type ServerSpec, type SqlDriver } from './sql-driver.js';
 
 const CONNECT_TIMEOUT_MS = 10_000;
 const IDLE_TIMEOUT_MS = 30_000;
@@ -62,12 +63,12 @@ export class PostgresDriver implements SqlDriver {
     const pool = this.#getPool();
     let client: pg.PoolClient;
     try {
-      client = await abortable(pool.connect(), signal, this.store, (late) => late.release());
+      client = await raceAbort(pool.connect(), signal, this.store, (late) => late.release());
     } catch (e) {
       throw storeError(this.store, e);
     }
     try {
-      const result = await abortable(client.query({ name: statementName(sql), text: sql, values }), signal, this.store);
+      const result = await raceAbort(client.query({ name: statementName(sql), text: sql, values }), signal, this.store);
       client.release();
       return result;
     } catch (e) {

@@ -4,7 +4,8 @@
 // command has created it) and kept open; each statement is prepared once.
 import { existsSync } from 'node:fs';
 import Database from 'better-sqlite3';
-import { abortError, storeError, type Row, type SqlDriver, type SqliteSpec } from './sql-driver.js';
+import { abortError } from './aborting.js';
+import { storeError, type Row, type SqlDriver, type SqliteSpec } from './sql-driver.js';
 import { StoreError } from './types.js';
 
 /** How long a write may wait for another process's lock (blocks the event loop, so short). */
