@@ -18,7 +18,7 @@ import { NOVNC_PAGE } from '../src/server/novnc-page.js';
 
 declare global {
   interface Window {
-    events: Array<{ type: string; detail: unknown }>;
+    events?: Array<{ type: string; detail: unknown }>;
     rfb: { sendCredentials(c: { password: string }): void };
   }
 }
@@ -95,15 +95,43 @@ after(async () => {
   await rm(dir, { recursive: true, force: true });
 }, { timeout: 20_000 });
 
+/** What went wrong inside each page (failed requests, HTTP errors, script errors), for failure messages. */
+const pageProblems = new WeakMap<Page, string[]>();
+
 async function openPage(url: string): Promise<Page> {
   const page = await context.newPage();
+  const problems: string[] = [];
+  pageProblems.set(page, problems);
+  page.on('requestfailed', (r) => problems.push(`${r.url()} failed: ${r.failure()?.errorText}`));
+  page.on('response', (r) => void (r.status() >= 400 && problems.push(`${r.url()} answered ${r.status()}`)));
+  page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+  page.on('console', (m) => void (m.type() === 'error' && problems.push(`console: ${m.text()}`)));
   page.setDefaultTimeout(15_000);
   await page.goto(url);
+  // Seen once in CI: the page's module never ran (a static-file fetch failed in
+  // the browser). Say what failed, so it can be found, and load the page once
+  // more: this test is about the VNC session, test/static-files covers --web.
+  if (!(await page.evaluate(() => window.events !== undefined))) {
+    console.error(`# ${url}: the page script did not run; problems: ${problems.join(' | ') || 'none'}; loading it again`);
+    problems.length = 0;
+    await page.reload();
+  }
   return page;
 }
 
-function waitForEvent(page: Page, type: string) {
-  return page.waitForFunction((t) => window.events.some((e) => e.type === t), type);
+/**
+ * Waits until noVNC reported `type`. If the page's module never ran (so
+ * window.events is missing), the failure says why instead of timing out on a
+ * TypeError.
+ */
+async function waitForEvent(page: Page, type: string): Promise<void> {
+  try {
+    await page.waitForFunction((t) => window.events?.some((e) => e.type === t), type);
+  } catch (err) {
+    const events = await page.evaluate(() => window.events?.map((e) => e.type)).catch(() => undefined);
+    const problems = pageProblems.get(page) ?? [];
+    throw new Error(`no ${type} event (events: ${events ? events.join(',') || 'none' : 'page script never ran'}; problems: ${problems.join(' | ') || 'none'}): ${(err as Error).message}`);
+  }
 }
 
 /** The RGB of the noVNC canvas at (x, y), as the user sees it. */
@@ -130,7 +158,7 @@ test(`${GATEWAY}: a wrong password gives noVNC's securityfailure`, { timeout: 30
   await waitForEvent(page, 'credentialsrequired');
   await page.evaluate(() => window.rfb.sendCredentials({ password: 'wrong' }));
   await waitForEvent(page, 'securityfailure');
-  const events = await page.evaluate(() => window.events.map((e) => e.type));
+  const events = await page.evaluate(() => window.events!.map((e) => e.type));
   assert.ok(!events.includes('connect'), `events: ${events}`);
 });
 
@@ -140,7 +168,7 @@ test(`${GATEWAY}: noVNC connects, shows the desktop, moves the pointer and types
   await waitForEvent(page, 'credentialsrequired');
   await page.evaluate((pw) => window.rfb.sendCredentials({ password: pw }), PASSWORD);
   await waitForEvent(page, 'connect');
-  const events = await page.evaluate(() => window.events.map((e) => e.type));
+  const events = await page.evaluate(() => window.events!.map((e) => e.type));
   assert.ok(events.indexOf('credentialsrequired') < events.indexOf('connect'), `events: ${events}`);
   assert.deepEqual(await canvasSize(page), { width: 800, height: 600 });
   await waitForColour(page, 700, 500, ORANGE); // the root window, outside the xterm
