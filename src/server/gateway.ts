@@ -12,6 +12,7 @@ import { answer } from './http-answers.js';
 import { createListener } from './listener.js';
 import { StaticFiles } from './static-files.js';
 import { novncStaticFiles } from './novnc.js';
+import { LoopMonitor } from '../observability/loop-stats.js';
 
 export class Gateway {
   readonly registry = new SessionRegistry();
@@ -22,6 +23,7 @@ export class Gateway {
   #servers: http.Server[] = [];
   #stopping = false;
   readonly #startedAt = Date.now();
+  readonly #loop = new LoopMonitor();
 
   constructor(config: GatewayConfig, log: Logger) {
     this.#config = config;
@@ -75,6 +77,8 @@ export class Gateway {
         sessions: this.registry.size,
         sessionsTotal: this.registry.total,
         uptimeSeconds: Math.round((Date.now() - this.#startedAt) / 1000),
+        // ?loop=1: event-loop utilization and delay since the previous ?loop=1 request.
+        ...(url.searchParams.has('loop') ? { eventLoop: this.#loop.take() } : {}),
       });
     }
     // A route's own path is WebSocket only, even if a file has its name; the catch-all "*" yields to files.
@@ -118,6 +122,7 @@ export class Gateway {
     await this.#whenEmpty(closeTimeout + 1000);
     for (const server of this.#servers) server.closeAllConnections();
     // Handlers release what they started (worker threads), so nothing outlives the stop.
+    this.#loop.stop();
     const shutdowns = await Promise.allSettled((this.#routes?.all ?? []).map(async (r) => r.handler.shutdown?.()));
     for (const s of shutdowns) if (s.status === 'rejected') this.#log.error({ err: s.reason }, 'handler shutdown failed');
   }
