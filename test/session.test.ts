@@ -211,3 +211,40 @@ test('close() refuses codes that may not be sent and trims over-long reasons', {
   assert.ok(Buffer.byteLength(reason) <= 123 && reason.startsWith('éé'), reason);
   await done();
 });
+
+test('send(data, binary, written): called once when sent; a message queued behind a stream is held until the stream ends', { timeout: 10_000 }, async () => {
+  const { session, client, messages, done } = await pair();
+  const calls: Array<string | undefined> = [];
+  session.send(Buffer.from('direct'), true, (err) => calls.push(err?.name));
+  await waitFor(() => calls.length === 1);
+  assert.deepEqual(calls, [undefined]);
+
+  const stream = session.stream(true);
+  stream.write(Buffer.from('part-1'));
+  const queued: Array<string | undefined> = [];
+  session.send(Buffer.from('behind'), true, (err) => queued.push(err?.name));
+  await nextTurn();
+  await nextTurn();
+  assert.deepEqual(queued, [], 'the queued message was reported written before it was');
+  await stream.end(Buffer.from('part-2'));
+  await waitFor(() => queued.length === 1 && messages.length === 3);
+  assert.deepEqual(queued, [undefined]);
+  assert.deepEqual(messages.map((m) => m.data.toString()), ['direct', 'part-1part-2', 'behind']);
+  await nextTurn();
+  assert.equal(calls.length, 1, 'called more than once');
+  session.close();
+  await closed(client);
+  await done();
+});
+
+test('send(data, binary, written): a message dropped by closeNow() reports SessionClosedError', { timeout: 10_000 }, async () => {
+  const { session, done } = await pair();
+  const stream = session.stream(true);
+  stream.write(Buffer.from('unfinished'));
+  const results: unknown[] = [];
+  session.send(Buffer.from('never'), true, (err) => results.push(err));
+  session.closeNow(1011, 'producer died');
+  await waitFor(() => results.length === 1);
+  assert.ok(results[0] instanceof SessionClosedError);
+  await done();
+});

@@ -2,10 +2,9 @@
 // the client's token), dial it before the handshake completes (so a dead
 // backend is a 502/504, not an accept-then-close), negotiate
 // `binary`/`base64`, then relay until either side ends.
-import type { Socket } from 'node:net';
 import { accept, refuse, type Handler, type HandlerFactory } from './types.js';
 import { ConfigValueError, parseHostPort, parseSeconds } from '../config/units.js';
-import { dial, describeTarget, DialError, type DialTarget } from '../proxy/dial.js';
+import { dial, describeTarget, DialError, type BackendConnection, type DialTarget } from '../proxy/dial.js';
 import { chooseSubprotocol, type Encoding } from '../proxy/codec.js';
 import { lookupService } from '../proxy/services.js';
 import { relay } from '../proxy/relay.js';
@@ -25,7 +24,7 @@ interface TcpProxyOptions {
 }
 
 interface ProxyState {
-  backend: Socket;
+  backend: BackendConnection;
   encoding: Encoding;
   /** The token that chose the target, kept so a revocation can find the session. */
   token?: string;
@@ -83,7 +82,7 @@ export const createTcpProxy: HandlerFactory = async (ctx) => {
     },
     open(state, session) {
       if (tokens && state.token !== undefined) tokens.track(state.token, session);
-      relay(session, state.backend, {
+      relay(session, state.backend.socket, state.backend.reader, {
         encoding: state.encoding,
         closeTimeoutMs: ctx.route.closeTimeout,
         log: ctx.log,
@@ -91,7 +90,7 @@ export const createTcpProxy: HandlerFactory = async (ctx) => {
       });
     },
     abandon(state) {
-      state.backend.destroy();
+      state.backend.socket.destroy();
     },
     shutdown: () => tokens?.close(),
   };

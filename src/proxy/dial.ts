@@ -2,6 +2,7 @@
 // no-delay) or a Unix socket. Failures are classified so the gateway can
 // answer the client with the right HTTP status before the 101.
 import net from 'node:net';
+import { BackendReader } from './backend-reader.js';
 
 export type DialTarget = { host: string; port: number } | { path: string };
 
@@ -35,13 +36,22 @@ export function describeTarget(target: DialTarget): string {
   return target.host.includes(':') ? `[${target.host}]:${target.port}` : `${target.host}:${target.port}`;
 }
 
-export function dial(target: DialTarget, opts: DialOptions): Promise<net.Socket> {
+export interface BackendConnection {
+  socket: net.Socket;
+  /** Reads the socket (into reused buffers); attach a consumer to start. */
+  reader: BackendReader;
+}
+
+export function dial(target: DialTarget, opts: DialOptions): Promise<BackendConnection> {
   return new Promise((resolve, reject) => {
     const name = describeTarget(target);
+    const reader = new BackendReader();
+    const { onread } = reader;
     const socket =
       'path' in target
-        ? net.connect({ path: target.path, allowHalfOpen: true })
-        : net.connect({ host: target.host, port: target.port, localAddress: opts.localAddress, allowHalfOpen: true, noDelay: opts.noDelay });
+        ? net.connect({ path: target.path, allowHalfOpen: true, onread })
+        : net.connect({ host: target.host, port: target.port, localAddress: opts.localAddress, allowHalfOpen: true, noDelay: opts.noDelay, onread });
+    reader.bind(socket);
     const settle = (err: DialError | null) => {
       clearTimeout(timer);
       socket.removeListener('error', onError);
@@ -51,7 +61,7 @@ export function dial(target: DialTarget, opts: DialOptions): Promise<net.Socket>
         socket.destroy();
         reject(err);
       } else {
-        resolve(socket);
+        resolve({ socket, reader });
       }
     };
     const onConnect = () => {

@@ -5,6 +5,7 @@
 //   client close  -> the backend gets every byte received, then FIN
 import type { Socket } from 'node:net';
 import type { Session } from '../session/session.js';
+import type { BackendReader } from './backend-reader.js';
 import type { Logger } from '../observability/logger.js';
 import { decodeBase64, type Encoding } from './codec.js';
 
@@ -17,7 +18,7 @@ export interface RelayOptions {
   traffic: boolean;
 }
 
-export function relay(session: Session, backend: Socket, opts: RelayOptions): void {
+export function relay(session: Session, backend: Socket, reader: BackendReader, opts: RelayOptions): void {
   const base64 = opts.encoding === 'base64';
   let backendPaused = false;
   let clientPaused = false;
@@ -25,15 +26,25 @@ export function relay(session: Session, backend: Socket, opts: RelayOptions): vo
 
   const resumeBackend = () => {
     backendPaused = false;
-    backend.resume();
+    reader.unhold();
   };
-  backend.on('data', (chunk: Buffer) => {
+  reader.attach((chunk, release) => {
     if (opts.traffic) opts.log.trace({ sid: session.id, dir: 'backend>client', bytes: chunk.length }, 'traffic');
-    if (!session.isOpen) return; // closing: the client will not get more
-    const below = base64 ? session.send(chunk.toString('base64'), false) : session.send(chunk, true);
+    if (!session.isOpen) {
+      release?.(); // closing: the client will not get more
+      return;
+    }
+    let below: boolean;
+    if (base64) {
+      below = session.send(chunk.toString('base64'), false);
+      release?.();
+    } else {
+      // A lent chunk is the reader's buffer: it is reused once the frame is written.
+      below = release ? session.send(chunk, true, release) : session.send(chunk, true);
+    }
     if (!below && !backendPaused) {
       backendPaused = true;
-      backend.pause();
+      reader.hold();
       session.once('drain', resumeBackend);
     }
   });
@@ -68,11 +79,12 @@ export function relay(session: Session, backend: Socket, opts: RelayOptions): vo
 
   session.once('close', () => {
     if (backendPaused) session.removeListener('drain', resumeBackend);
+    reader.unhold();
     if (backend.destroyed) return;
     backend.end(); // after every byte already written
     const timer = setTimeout(() => backend.destroy(), opts.closeTimeoutMs);
     timer.unref();
     backend.once('close', () => clearTimeout(timer));
-    backend.resume(); // read (and drop) until the backend closes its side
+    // Read (and drop) until the backend closes its side; lent chunks were released by the session.
   });
 }

@@ -26,9 +26,12 @@ import { fitCloseReason, isSendableCloseCode } from './close-codes.js';
 
 export type Payload = Buffer | Uint8Array | string;
 type Outgoing =
-  | { kind: 'message'; data: Payload; binary: boolean; size: number }
+  | { kind: 'message'; data: Payload; binary: boolean; size: number; written?: WrittenCallback }
   | { kind: 'stream'; stream: MessageStream }
   | { kind: 'close'; code: number; reason: string };
+
+/** Called once a message's bytes are with the kernel (no error) or will never be (an error). */
+export type WrittenCallback = (err?: Error) => void;
 
 export type SessionState = 'open' | 'closing' | 'closed';
 
@@ -138,15 +141,17 @@ export class Session extends EventEmitter {
    * Queues one whole message. Returns false when the caller should wait for
    * 'drain' (or `await drain()`) before sending more. Throws
    * SessionClosedError once the session is closing or closed.
+   * `written` lets a caller lend memory it will reuse (the relay's read
+   * buffers): the session holds `data` until then, and calls it exactly once.
    */
-  send(data: Payload, binary: boolean = typeof data !== 'string'): boolean {
+  send(data: Payload, binary: boolean = typeof data !== 'string', written?: WrittenCallback): boolean {
     if (this.#state !== 'open') throw new SessionClosedError(this.id);
     const size = typeof data === 'string' ? Buffer.byteLength(data) : data.byteLength;
     if (this.#active || this.#pending.length > 0) {
-      this.#pending.push({ kind: 'message', data, binary, size });
+      this.#pending.push({ kind: 'message', data, binary, size, written });
       this.#pendingBytes += size;
     } else {
-      this.#write(data, binary, true, size);
+      this.#write(data, binary, true, size, written);
     }
     return this.#checkHighWater();
   }
@@ -228,14 +233,30 @@ export class Session extends EventEmitter {
     if (this.#state !== 'closed') this.#ws.resume();
   }
 
-  #write(data: Payload, binary: boolean, fin: boolean, size: number): void {
+  #write(data: Payload, binary: boolean, fin: boolean, size: number, written?: WrittenCallback): void {
     const needsCallback = this.#aboveHighWater || this.bufferedAmount + size >= this.#opts.highWaterMark;
     this.bytesOut += size;
     if (fin) {
       this.messagesOut++;
       this.lastDataAt = Date.now();
     }
-    if (needsCallback) this.#ws.send(data, { binary, fin }, this.#onWritten);
+    if (written) {
+      let done = false;
+      const once = (err?: Error) => {
+        if (done) return;
+        done = true;
+        written(err);
+      };
+      this.#ws.send(data, { binary, fin }, (err) => {
+        once(err);
+        if (needsCallback) this.#onWritten(err);
+      });
+      // Nothing left in ws or the socket: the kernel took every byte during
+      // send(), so the lender may reuse its memory now rather than a tick
+      // later (the relay reads on without pausing). Not with compression,
+      // which reads the data on zlib's thread after send() returns.
+      if (this.#ws.bufferedAmount === 0 && !this.#ws.extensions) once();
+    } else if (needsCallback) this.#ws.send(data, { binary, fin }, this.#onWritten);
     else this.#ws.send(data, { binary, fin });
   }
 
@@ -255,7 +276,7 @@ export class Session extends EventEmitter {
       const item = this.#pending.shift()!;
       if (item.kind === 'message') {
         this.#pendingBytes -= item.size;
-        this.#write(item.data, item.binary, true, item.size);
+        this.#write(item.data, item.binary, true, item.size, item.written);
       } else if (item.kind === 'stream') {
         this.#activate(item.stream);
       } else {
@@ -336,6 +357,7 @@ export class Session extends EventEmitter {
     this.#active = null;
     for (let item = this.#pending.shift(); item; item = this.#pending.shift()) {
       if (item.kind === 'stream') item.stream.abort(closed);
+      else if (item.kind === 'message') item.written?.(closed);
     }
     this.#pendingBytes = 0;
   }
