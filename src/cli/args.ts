@@ -2,7 +2,7 @@
 // YAML file would hold, so both are validated by one code path.
 import { parseArgs } from 'node:util';
 import { ConfigError, fieldName, type Locator } from '../config/errors.js';
-import { buildConfig } from '../config/build.js';
+import { buildConfig, resolveWorkers, singleProcessConflict } from '../config/build.js';
 import { loadConfigFile } from '../config/file.js';
 import type { GatewayConfig } from '../config/types.js';
 import { OPTIONS } from './options.js';
@@ -26,9 +26,12 @@ const FIELD_TO_OPTION: Record<string, string> = {
   'defaults.closeTimeout': '--close-timeout',
   gracePeriod: '--grace-period',
   exitWhenIdle: '--idle-timeout',
+  runOnce: '--run-once',
   health: '--health',
   logLevel: '--log-level',
   web: '--web',
+  workers: '--workers',
+  maxSessions: '--max-sessions',
 };
 
 export function parseCommandLine(argv: string[]): Command {
@@ -64,6 +67,19 @@ export function parseCommandLine(argv: string[]): Command {
     if (v.web !== undefined || v.novnc) throw new ConfigError('with --config, set "web:" in the file instead of --web/--novnc');
     const config = loadConfigFile(v.config as string);
     if (logLevel) config.logLevel = logLevel;
+    // --workers / --max-sessions win over the file, as --log-level does.
+    if (v.workers !== undefined) {
+      const workers = workersArg(v.workers as string);
+      if (workers !== 'auto' && (typeof workers !== 'number' || workers < 1)) throw new ConfigError(`--workers: "${v.workers}" is not a number of processes or "auto"`);
+      config.workers = resolveWorkers(workers);
+    }
+    const maxSessions = num('max-sessions');
+    if (maxSessions !== undefined) {
+      if (!Number.isInteger(maxSessions) || maxSessions < 1) throw new ConfigError(`--max-sessions: must be a whole number of at least 1`);
+      config.maxSessions = maxSessions;
+    }
+    const conflict = singleProcessConflict(config);
+    if (conflict) throw new ConfigError(`${conflict} needs a single process: drop --workers`);
     return { kind: 'run', config, listenTimeout };
   }
 
@@ -95,6 +111,8 @@ export function parseCommandLine(argv: string[]): Command {
     exitWhenIdle: num('idle-timeout'),
     runOnce: v['run-once'] === true ? true : undefined,
     logLevel,
+    workers: workersArg(v.workers as string | undefined),
+    maxSessions: num('max-sessions'),
     // In the config file "novnc" names the client; on the command line --web is always a directory, as in websockify.
     web: v.novnc ? 'novnc' : v.web === 'novnc' ? './novnc' : v.web,
     defaults,
@@ -119,6 +137,13 @@ export function parseCommandLine(argv: string[]): Command {
     return key ? FIELD_TO_OPTION[key] : 'command line';
   };
   return { kind: 'run', config: buildConfig(raw, locate, process.cwd()), listenTimeout };
+}
+
+/** "--workers auto" stays a word; a number becomes one (the schema checks the range). */
+function workersArg(raw: string | undefined): number | string | undefined {
+  if (raw === undefined || raw === 'auto') return raw;
+  const n = Number(raw);
+  return raw.trim() !== '' && Number.isInteger(n) ? n : raw;
 }
 
 function stripUndefined<T extends Record<string, unknown>>(obj: T): T {

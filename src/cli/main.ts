@@ -2,11 +2,14 @@
 // lifetime option) says stop, then stop gracefully and exit 0.
 // Exit codes: 0 normal stop, 1 runtime failure (e.g. port in use), 2 bad usage or config.
 import { readFileSync } from 'node:fs';
+import cluster from 'node:cluster';
 import { ConfigError } from '../config/errors.js';
 import { createLogger } from '../observability/logger.js';
 import { Gateway } from '../server/gateway.js';
 import { parseCommandLine } from './args.js';
 import { helpText } from './options.js';
+import { runPrimary } from '../cluster/primary.js';
+import { PrimaryLink, workerId } from '../cluster/worker.js';
 
 export function version(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -32,14 +35,21 @@ export async function main(argv: string[]): Promise<number> {
   }
 
   const { config, listenTimeout } = command;
-  const log = createLogger(config.logLevel);
-  const gateway = new Gateway(config, log);
+  // --workers N: this process forks N workers that run the same command line; see src/cluster/.
+  if (config.workers > 1 && cluster.isPrimary) return runPrimary(config, createLogger(config.logLevel).child({ role: 'primary' }), listenTimeout);
+  const log = cluster.isWorker ? createLogger(config.logLevel).child({ worker: workerId() }) : createLogger(config.logLevel);
+  const link = cluster.isWorker ? new PrimaryLink(config.maxSessions, log) : null;
+  const gateway = new Gateway(config, log, link);
   try {
-    await gateway.start();
+    await gateway.start({ listen: !link });
   } catch (e) {
     if (e instanceof ConfigError) return usageError(e);
     process.stderr.write(`wsgate: cannot start: ${(e as Error).message}\n`);
     return 1;
+  }
+  if (link) {
+    link.watch(gateway.registry);
+    link.ready((listener, socket) => gateway.adopt(listener, socket));
   }
 
   return new Promise<number>((resolve) => {
@@ -59,6 +69,14 @@ export async function main(argv: string[]): Promise<number> {
     };
     process.on('SIGINT', () => stop('SIGINT'));
     process.on('SIGTERM', () => stop('SIGTERM'));
+    // A worker stops when the primary says so (it owns --timeout and the signals' grace).
+    // Its own signal may have come first (Ctrl-C reaches the whole process group): then only
+    // the primary's second signal (grace 0) hurries it.
+    link?.onStop((graceMs, why) => {
+      if (!stopping) stop(why, graceMs ?? Infinity);
+      else if (graceMs === 0) void gateway.stop(0);
+    });
+    if (link) return;
     if (config.runOnce) gateway.registry.once('ended', () => stop('--run-once: the session ended', 0));
     if (listenTimeout > 0) setTimeout(() => stop('--timeout reached', Infinity), listenTimeout).unref();
     if (config.exitWhenIdle > 0) watchIdle(gateway, config.exitWhenIdle, () => stop('--idle-timeout: no session', 0));

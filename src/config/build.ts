@@ -2,6 +2,7 @@
 // the validated GatewayConfig. Both entry points go through here so that
 // the CLI and the file accept exactly the same things.
 import { statSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import { configSchema, routeCommonSchema } from './schema.js';
 import { validateAgainst } from './validate.js';
@@ -43,7 +44,7 @@ export function buildConfig(raw: unknown, locate: Locator, baseDir: string): Gat
   });
 
   const tlsRaw = r.tls as Raw | undefined;
-  return {
+  const config: GatewayConfig = {
     listen,
     tls: tlsRaw && { cert: String(tlsRaw.cert), key: String(tlsRaw.key ?? tlsRaw.cert), only: tlsRaw.only === true },
     healthPath: r.health === false ? null : ((r.health as string | undefined) ?? '/healthz'),
@@ -52,10 +53,32 @@ export function buildConfig(raw: unknown, locate: Locator, baseDir: string): Gat
     runOnce: r.runOnce === true,
     logLevel: (r.logLevel as string | undefined) ?? 'info',
     traffic: r.traffic === true,
+    workers: resolveWorkers(r.workers as number | 'auto' | undefined),
+    maxSessions: (r.maxSessions as number | undefined) ?? 0,
     routes,
     web: webConfig(r.web as string | undefined, baseDir, locate),
     baseDir,
   };
+  const conflict = singleProcessConflict(config);
+  if (conflict) throw configError(locate, [conflict], 'needs a single process: drop workers (or set workers: 1)');
+  return config;
+}
+
+/** `auto` is one process per core. */
+export function resolveWorkers(workers: number | 'auto' | undefined): number {
+  return workers === 'auto' ? availableParallelism() : (workers ?? 1);
+}
+
+/**
+ * The lifetime options one process decides alone; across workers they would
+ * race (two "first" sessions for run-once, or "idle" per process). Returns
+ * the field that conflicts with workers > 1, if any.
+ */
+export function singleProcessConflict(config: GatewayConfig): 'runOnce' | 'exitWhenIdle' | undefined {
+  if (config.workers <= 1) return undefined;
+  if (config.runOnce) return 'runOnce';
+  if (config.exitWhenIdle > 0) return 'exitWhenIdle';
+  return undefined;
 }
 
 /** `web: novnc` is the noVNC client; anything else is a directory (write `./novnc` for a folder of that name). */

@@ -42,6 +42,8 @@ export const configSchema = {
     runOnce: { type: 'boolean' },
     logLevel: { enum: ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] },
     traffic: { type: 'boolean' },
+    workers: { anyOf: [{ type: 'integer', minimum: 1, maximum: 256 }, { const: 'auto' }] },
+    maxSessions: { type: 'integer', minimum: 1 },
     web: { type: 'string', minLength: 1 },
     defaults: { type: 'object', additionalProperties: false, properties: sessionOptionsSchema },
     routes: {

@@ -61,6 +61,10 @@ export interface GatewayConfig {
   /** Log every frame (websockify --traffic). */
   traffic: boolean;
   routes: RouteConfig[];
+  /** Processes serving the port (node:cluster); 1 = this process alone. */
+  workers: number;
+  /** Most sessions open at once across all workers, 0 = no limit; more are refused with 503. */
+  maxSessions: number;
   /** Static files on the listening port (websockify --web), or null for none. */
   web: WebConfig | null;
   /** Directory that relative module paths are resolved against. */

@@ -13,6 +13,25 @@ import { createListener } from './listener.js';
 import { StaticFiles } from './static-files.js';
 import { novncStaticFiles } from './novnc.js';
 import { LoopMonitor } from '../observability/loop-stats.js';
+import { localAdmission, type Admission } from './admission.js';
+
+/** What a worker process gets from the primary under --workers (src/cluster/). */
+export interface ClusterHooks {
+  admission: Admission;
+  /** Session counts over every worker, for the health answer. */
+  status(): Promise<ClusterStatus>;
+}
+
+export interface ClusterStatus {
+  sessions: number;
+  sessionsTotal: number;
+  workers: Array<{ id: number; pid: number; sessions: number }>;
+}
+
+/** How a listen address speaks TLS, for the "listening" log line. */
+export function tlsMode(config: GatewayConfig): 'only' | 'optional' | 'off' {
+  return config.tls ? (config.tls.only ? 'only' : 'optional') : 'off';
+}
 
 export class Gateway {
   readonly registry = new SessionRegistry();
@@ -25,19 +44,27 @@ export class Gateway {
   readonly #startedAt = Date.now();
   readonly #loop = new LoopMonitor();
 
-  constructor(config: GatewayConfig, log: Logger) {
+  readonly #cluster: ClusterHooks | null;
+
+  constructor(config: GatewayConfig, log: Logger, cluster: ClusterHooks | null = null) {
     this.#config = config;
     this.#log = log;
+    this.#cluster = cluster;
   }
 
-  /** Loads every handler (a bad plugin fails here), then listens on every address. */
-  async start(): Promise<AddressInfo[]> {
+  /**
+   * Loads every handler (a bad plugin fails here), then listens on every
+   * address; with `listen: false` (a --workers worker) connections come
+   * through adopt() instead.
+   */
+  async start({ listen = true } = {}): Promise<AddressInfo[]> {
     const served = [];
     for (const route of this.#config.routes) served.push(serveRoute(route, await createHandler(route, this.#config.baseDir, this.#log)));
     this.#routes = new RouteTable(served);
     const web = this.#config.web;
     if (web) this.#web = web.kind === 'novnc' ? novncStaticFiles() : new StaticFiles(web.root);
-    const env = { routes: this.#routes, registry: this.registry, log: this.#log, stopping: () => this.#stopping };
+    const admission = this.#cluster?.admission ?? localAdmission(this.#config.maxSessions);
+    const env = { routes: this.#routes, registry: this.registry, log: this.#log, stopping: () => this.#stopping, admission };
     const addresses: AddressInfo[] = [];
     for (const addr of this.#config.listen) {
       const server = createListener(this.#config.tls, this.#log);
@@ -53,6 +80,8 @@ export class Gateway {
         if (socket.writable && err.code !== 'ECONNRESET') socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
         else socket.destroy();
       });
+      this.#servers.push(server);
+      if (!listen) continue;
       await new Promise<void>((resolve, reject) => {
         server.once('error', reject);
         server.listen({ host: addr.host, port: addr.port }, () => {
@@ -60,26 +89,32 @@ export class Gateway {
           resolve();
         });
       });
-      this.#servers.push(server);
       addresses.push(server.address() as AddressInfo);
-      this.#log.info({ address: server.address(), tls: this.#config.tls ? (this.#config.tls.only ? 'only' : 'optional') : 'off' }, 'listening');
+      this.#log.info({ address: server.address(), tls: tlsMode(this.#config) }, 'listening');
     }
     for (const r of this.#routes.all) this.#log.info({ path: r.config.path, handler: r.config.handler }, 'route ready');
     return addresses;
+  }
+
+  /** Serves a connection accepted elsewhere (by the --workers primary) on listen address `index`. */
+  adopt(index: number, socket: Socket): void {
+    const server = this.#servers[index];
+    if (!server || this.#stopping) {
+      socket.destroy();
+      return;
+    }
+    server.emit('connection', socket);
   }
 
   #onRequest(req: http.IncomingMessage, res: http.ServerResponse): void {
     const url = requestUrl(req.url);
     if (!url) return answer(res, 400, 'Bad Request\n');
     if (url.pathname === this.#config.healthPath && (req.method === 'GET' || req.method === 'HEAD')) {
-      return answer(res, this.#stopping ? 503 : 200, {
-        status: this.#stopping ? 'stopping' : 'ok',
-        sessions: this.registry.size,
-        sessionsTotal: this.registry.total,
-        uptimeSeconds: Math.round((Date.now() - this.#startedAt) / 1000),
-        // ?loop=1: event-loop utilization and delay since the previous ?loop=1 request.
-        ...(url.searchParams.has('loop') ? { eventLoop: this.#loop.take() } : {}),
+      this.#health(res, url).catch((err) => {
+        this.#log.error({ err }, 'health answer failed');
+        answer(res, 500, 'Internal Server Error\n');
       });
+      return;
     }
     // A route's own path is WebSocket only, even if a file has its name; the catch-all "*" yields to files.
     const route = this.#routes?.match(url.pathname);
@@ -93,6 +128,19 @@ export class Gateway {
         else answer(res, 500, 'Internal Server Error\n');
       },
     );
+  }
+
+  async #health(res: http.ServerResponse, url: URL): Promise<void> {
+    const local = { sessions: this.registry.size, sessionsTotal: this.registry.total };
+    // Under --workers the counts are the whole gateway's; `workers` shows each process.
+    const counts = this.#cluster ? await this.#cluster.status() : local;
+    answer(res, this.#stopping ? 503 : 200, {
+      status: this.#stopping ? 'stopping' : 'ok',
+      ...counts,
+      uptimeSeconds: Math.round((Date.now() - this.#startedAt) / 1000),
+      // ?loop=1: event-loop utilization and delay (of the process that answered) since the previous ?loop=1 request.
+      ...(url.searchParams.has('loop') ? { eventLoop: this.#loop.take() } : {}),
+    });
   }
 
   #notFile(res: http.ServerResponse, webSocketPath: boolean): void {
@@ -135,7 +183,8 @@ export class Gateway {
         this.registry.removeListener('empty', done);
         resolve();
       };
-      const timer = setTimeout(done, timeoutMs);
+      // Infinity (websockify's --timeout: wait for every session) must not become Node's 1 ms.
+      const timer = Number.isFinite(timeoutMs) ? setTimeout(done, timeoutMs) : undefined;
       this.registry.once('empty', done);
     });
   }

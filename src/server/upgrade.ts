@@ -10,6 +10,7 @@ import type { ConnectContext, ConnectResult } from '../handlers/types.js';
 import { checkHandshake, offeredProtocols } from './handshake.js';
 import { refuseUpgrade } from './http-answers.js';
 import { decisions, type RouteTable, type ServedRoute } from './route-table.js';
+import type { Admission } from './admission.js';
 
 export interface UpgradeEnv {
   routes: RouteTable;
@@ -17,6 +18,8 @@ export interface UpgradeEnv {
   log: Logger;
   /** True once the gateway is stopping: new sessions are refused with 503. */
   stopping: () => boolean;
+  /** The session limit (maxSessions), here or across workers. */
+  admission: Admission;
 }
 
 export async function handleUpgrade(env: UpgradeEnv, req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
@@ -38,6 +41,39 @@ export async function handleUpgrade(env: UpgradeEnv, req: IncomingMessage, socke
   const problem = checkHandshake(req, route.config.perMessageDeflate);
   if (problem) return refuse(problem.status, problem.reason, problem.headers);
 
+  const admitted = await env.admission.admit();
+  if (!admitted) return refuse(503, 'session limit reached', { 'Retry-After': '5' });
+  let slotHeld = true;
+  const giveBackSlot = () => {
+    if (slotHeld) env.admission.leave();
+    slotHeld = false;
+  };
+  try {
+    await connectAndOpen(env, req, socket, head, { url, route, log, refuse, remoteAddress, remotePort, giveBackSlot });
+  } catch (err) {
+    giveBackSlot();
+    throw err;
+  }
+}
+
+interface Pending {
+  url: URL;
+  route: ServedRoute;
+  log: Logger;
+  refuse: (status: number, reason: string, headers?: Record<string, string>) => void;
+  remoteAddress: string;
+  remotePort: number;
+  /** Frees the session-limit slot; idempotent. */
+  giveBackSlot: () => void;
+}
+
+/** handler.connect, then the 101 and a Session, or a refusal; the slot is given back unless a session opened (then when it ends). */
+async function connectAndOpen(env: UpgradeEnv, req: IncomingMessage, socket: Duplex, head: Buffer, p: Pending): Promise<void> {
+  const { url, route, log, remoteAddress, remotePort, giveBackSlot } = p;
+  const refuse = (status: number, reason: string) => {
+    giveBackSlot();
+    p.refuse(status, reason);
+  };
   const offered = offeredProtocols(req)!;
   const responseHeaders: string[] = [];
   const gone = new AbortController();
@@ -71,6 +107,7 @@ export async function handleUpgrade(env: UpgradeEnv, req: IncomingMessage, socke
   const { state, protocol, target, params } = result;
   if (socket.destroyed || env.stopping()) {
     route.handler.abandon?.(state);
+    giveBackSlot();
     if (!socket.destroyed) refuse(503, 'gateway is stopping');
     return;
   }
@@ -84,11 +121,14 @@ export async function handleUpgrade(env: UpgradeEnv, req: IncomingMessage, socke
   let opened = false;
   // If `ws` refuses the handshake after all, it closes the socket without calling back.
   socket.once('close', () => {
-    if (!opened) route.handler.abandon?.(state);
+    if (opened) return;
+    route.handler.abandon?.(state);
+    giveBackSlot();
   });
   route.wss.handleUpgrade(req, socket, head, (ws) => {
     opened = true;
-    openSession(env, route, ws, { remoteAddress, protocol: protocol ?? '', target: target ?? '', params: params ?? {} }, state, log);
+    const session = openSession(env, route, ws, { remoteAddress, protocol: protocol ?? '', target: target ?? '', params: params ?? {} }, state, log);
+    session.once('close', giveBackSlot);
   });
 }
 
@@ -109,7 +149,7 @@ function openSession(
   info: { remoteAddress: string; protocol: string; target: string; params: Record<string, string> },
   state: unknown,
   requestLog: Logger,
-): void {
+): Session {
   const session = new Session(ws, route.config, { remoteAddress: info.remoteAddress, route: route.config.path, protocol: info.protocol });
   session.target = info.target;
   session.params = info.params;
@@ -156,4 +196,5 @@ function openSession(
   } catch (err) {
     fail('open', err);
   }
+  return session;
 }

@@ -1,0 +1,32 @@
+// What the primary and its workers say to each other over cluster IPC
+// (JSON: no Infinity, no undefined). Every message carries `wsgate` so
+// messages from other code in the process are ignored.
+import type { ClusterStatus } from '../server/gateway.js';
+
+export type WorkerMessage =
+  /** The gateway is started and takes connections. */
+  | { wsgate: 'ready' }
+  /** A connection handed over with 'connection' has closed (the primary balances on open connections). */
+  | { wsgate: 'closed' }
+  /** This worker's live and total session counts, sent when they change (coalesced). */
+  | { wsgate: 'sessions'; open: number; total: number }
+  /** Asks for a session slot under maxSessions; answered by 'admitted'. */
+  | { wsgate: 'admit'; id: number }
+  | { wsgate: 'leave' }
+  /** Asks for the whole gateway's counts; answered by 'status'. */
+  | { wsgate: 'status'; id: number };
+
+export type PrimaryMessage =
+  /** Comes with an accepted socket as the handle; `listener` indexes config.listen. */
+  | { wsgate: 'connection'; listener: number }
+  | { wsgate: 'admitted'; id: number; ok: boolean }
+  | { wsgate: 'status'; id: number; status: ClusterStatus }
+  /** Stop gracefully; graceMs null = let sessions run until they end (--timeout). */
+  | { wsgate: 'stop'; graceMs: number | null };
+
+export function isWsgateMessage<T extends { wsgate: string }>(m: unknown): m is T {
+  return typeof m === 'object' && m !== null && typeof (m as { wsgate?: unknown }).wsgate === 'string';
+}
+
+/** The worker's index (1..N), given by the primary in the environment; 0 outside a cluster. */
+export const WORKER_ID_ENV = 'WSGATE_WORKER_ID';

@@ -1,0 +1,197 @@
+// The primary process of --workers N. It forks N workers, listens on the
+// configured addresses itself and hands each accepted connection to the
+// worker with the fewest open connections (ties in turn). Not node:cluster's
+// round robin: that gives the next connection to whichever worker answered
+// first, so a burst of long-lived sessions can all land on one process.
+// It also keeps the whole gateway's session counts and the session limit,
+// replaces a worker that dies (only that worker's sessions end), and on
+// SIGTERM/SIGINT stops accepting, then stops every worker gracefully.
+import cluster, { type Worker } from 'node:cluster';
+import net from 'node:net';
+import type { GatewayConfig } from '../config/types.js';
+import type { Logger } from '../observability/logger.js';
+import { tlsMode, type ClusterStatus } from '../server/gateway.js';
+import { isWsgateMessage, WORKER_ID_ENV, type PrimaryMessage, type WorkerMessage } from './messages.js';
+
+/** More deaths than this within CRASH_WINDOW_MS means the workers cannot run: give up. */
+const CRASH_LIMIT = 5;
+const CRASH_WINDOW_MS = 60_000;
+
+interface Member {
+  id: number;
+  worker: Worker;
+  ready: boolean;
+  /** Connections handed over and not yet reported closed. */
+  connections: number;
+  open: number;
+  total: number;
+  /** Session-limit slots this worker holds. */
+  slots: number;
+}
+
+export async function runPrimary(config: GatewayConfig, log: Logger, listenTimeoutMs: number): Promise<number> {
+  const members = new Map<number, Member>();
+  /** Sessions of workers that have exited, for the lifetime total. */
+  let totalOfGone = 0;
+  let slots = 0;
+  let stopping = false;
+  let started = false;
+  let turn = 0;
+  const deaths: number[] = [];
+  const listeners: net.Server[] = [];
+
+  const status = (): ClusterStatus => {
+    const workers = [...members.values()].map((m) => ({ id: m.id, pid: m.worker.process.pid ?? 0, sessions: m.open }));
+    const sessionsTotal = totalOfGone + [...members.values()].reduce((a, m) => a + m.total, 0);
+    return { sessions: workers.reduce((a, w) => a + w.sessions, 0), sessionsTotal, workers };
+  };
+  const send = (m: Member, message: PrimaryMessage) => {
+    if (m.worker.isConnected()) m.worker.send(message);
+  };
+
+  /** The ready worker with the fewest open connections; among equals, the next in turn. */
+  const pick = (): Member | undefined => {
+    const ready = [...members.values()].filter((m) => m.ready && m.worker.isConnected());
+    if (ready.length === 0) return undefined;
+    turn = (turn + 1) % ready.length;
+    let best = ready[turn]!;
+    for (const m of ready) if (m.connections < best.connections) best = m;
+    return best;
+  };
+  const handOver = (socket: net.Socket, listener: number, attempts = 2) => {
+    const member = pick();
+    if (!member || attempts === 0) {
+      socket.destroy(); // no worker to take it (all restarting): the client retries
+      return;
+    }
+    member.connections++;
+    member.worker.send({ wsgate: 'connection', listener } satisfies PrimaryMessage, socket, { keepOpen: false }, (err) => {
+      if (!err) return;
+      member.connections--;
+      if (!socket.destroyed) handOver(socket, listener, attempts - 1);
+    });
+  };
+
+  let settleStart: (code: number | null) => void = () => {};
+  const startup = new Promise<number | null>((resolve) => (settleStart = resolve));
+  let settleEnd: (code: number) => void = () => {};
+  const ended = new Promise<number>((resolve) => (settleEnd = resolve));
+  let exitCode = 0;
+
+  const stopAll = (graceMs: number | null, why: string) => {
+    if (!stopping) log.info({ why, workers: members.size }, 'shutting down');
+    stopping = true;
+    for (const l of listeners) l.close();
+    for (const m of members.values()) send(m, { wsgate: 'stop', graceMs });
+    if (members.size === 0) settleEnd(exitCode);
+  };
+
+  const fork = (id: number) => {
+    const worker = cluster.fork({ [WORKER_ID_ENV]: String(id) });
+    const member: Member = { id, worker, ready: false, connections: 0, open: 0, total: 0, slots: 0 };
+    members.set(id, member);
+    worker.on('message', (m: unknown) => {
+      if (!isWsgateMessage<WorkerMessage>(m)) return;
+      switch (m.wsgate) {
+        case 'ready':
+          member.ready = true;
+          if (!started && [...members.values()].every((x) => x.ready)) settleStart(null);
+          break;
+        case 'closed':
+          member.connections = Math.max(0, member.connections - 1);
+          break;
+        case 'sessions':
+          member.open = m.open;
+          member.total = m.total;
+          break;
+        case 'admit': {
+          const ok = !stopping && slots < config.maxSessions;
+          if (ok) {
+            slots++;
+            member.slots++;
+          }
+          send(member, { wsgate: 'admitted', id: m.id, ok });
+          break;
+        }
+        case 'leave':
+          if (member.slots > 0) {
+            member.slots--;
+            slots--;
+          }
+          break;
+        case 'status':
+          send(member, { wsgate: 'status', id: m.id, status: status() });
+          break;
+      }
+    });
+    worker.on('exit', (code, signal) => {
+      members.delete(id);
+      slots -= member.slots;
+      totalOfGone += member.total;
+      if (!started) {
+        // A worker that cannot start (bad plugin, unreadable file) fails the whole start, with its exit code.
+        settleStart(code || 1);
+        return;
+      }
+      if (stopping) {
+        if (code !== 0) exitCode = 1;
+        if (members.size === 0) settleEnd(exitCode);
+        return;
+      }
+      log.error({ worker: id, pid: worker.process.pid, code, signal, sessionsLost: member.open }, 'worker died; starting a new one');
+      const now = Date.now();
+      deaths.push(now);
+      while (deaths.length > 0 && deaths[0]! < now - CRASH_WINDOW_MS) deaths.shift();
+      if (deaths.length > CRASH_LIMIT) {
+        log.fatal({ deaths: deaths.length, windowMs: CRASH_WINDOW_MS }, 'workers keep dying; stopping');
+        exitCode = 1;
+        stopAll(0, 'workers keep dying');
+        return;
+      }
+      fork(id);
+    });
+  };
+
+  const killAll = () => {
+    stopping = true;
+    for (const m of members.values()) m.worker.kill('SIGKILL');
+  };
+  cluster.setupPrimary({ silent: false });
+  for (let id = 1; id <= config.workers; id++) fork(id);
+  const failed = await startup;
+  started = true;
+  if (failed !== null) {
+    killAll();
+    return failed;
+  }
+  try {
+    for (const [index, addr] of config.listen.entries()) {
+      const server = net.createServer({ pauseOnConnect: true, noDelay: true }, (socket) => handOver(socket, index));
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen({ host: addr.host, port: addr.port }, () => {
+          server.removeListener('error', reject);
+          resolve();
+        });
+      });
+      server.on('error', (err) => log.error({ err }, 'accept failed'));
+      listeners.push(server);
+      log.info({ address: server.address(), tls: tlsMode(config) }, 'listening');
+    }
+  } catch (e) {
+    killAll();
+    for (const l of listeners) l.close();
+    process.stderr.write(`wsgate: cannot start: ${(e as Error).message}\n`);
+    return 1;
+  }
+  log.info({ workers: config.workers, pids: [...members.values()].map((m) => m.worker.process.pid), maxSessions: config.maxSessions || undefined }, 'ready');
+
+  let signals = 0;
+  const onSignal = (sig: string) => stopAll(signals++ === 0 ? config.gracePeriod : 0, sig); // a second signal: no grace
+  process.on('SIGINT', () => onSignal('SIGINT'));
+  process.on('SIGTERM', () => onSignal('SIGTERM'));
+  if (listenTimeoutMs > 0) setTimeout(() => stopAll(null, '--timeout reached'), listenTimeoutMs).unref();
+  const code = await ended;
+  log.info('stopped');
+  return code;
+}

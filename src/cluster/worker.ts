@@ -1,0 +1,111 @@
+// The worker side of --workers: the gateway in this process asks the
+// primary for session slots (when there is a limit) and for the whole
+// gateway's counts, reports its own, and stops when the primary says so or
+// when the primary is gone.
+import cluster from 'node:cluster';
+import type { Socket } from 'node:net';
+import type { Logger } from '../observability/logger.js';
+import type { SessionRegistry } from '../observability/session-registry.js';
+import type { ClusterHooks, ClusterStatus } from '../server/gateway.js';
+import { UNLIMITED, type Admission } from '../server/admission.js';
+import { isWsgateMessage, WORKER_ID_ENV, type PrimaryMessage, type WorkerMessage } from './messages.js';
+
+export function workerId(): number {
+  return cluster.isWorker ? Number(process.env[WORKER_ID_ENV] ?? cluster.worker?.id ?? 0) : 0;
+}
+
+export class PrimaryLink implements ClusterHooks {
+  readonly admission: Admission;
+  #nextId = 1;
+  readonly #admits = new Map<number, (ok: boolean) => void>();
+  readonly #statuses = new Map<number, (s: ClusterStatus) => void>();
+  #stopHandler: ((graceMs: number | null, why: string) => void) | null = null;
+  #reportQueued = false;
+  #adopt: ((listener: number, socket: Socket) => void) | null = null;
+
+  constructor(maxSessions: number, private readonly log: Logger) {
+    this.admission =
+      maxSessions > 0
+        ? {
+            admit: () => this.#ask<boolean>(this.#admits, (id) => ({ wsgate: 'admit', id }), false),
+            leave: () => this.#send({ wsgate: 'leave' }),
+          }
+        : UNLIMITED;
+    process.on('message', (m: unknown, handle: unknown) => {
+      if (!isWsgateMessage<PrimaryMessage>(m)) return;
+      if (m.wsgate === 'connection') this.#onConnection(m.listener, handle as Socket | undefined);
+      else this.#onMessage(m);
+    });
+    // The primary went away (killed, crashed): nobody will restart us or route to us.
+    process.on('disconnect', () => {
+      for (const resolve of this.#admits.values()) resolve(false);
+      for (const resolve of this.#statuses.values()) resolve({ sessions: 0, sessionsTotal: 0, workers: [] });
+      this.#admits.clear();
+      this.#statuses.clear();
+      this.#stopHandler?.(0, 'the primary process is gone');
+    });
+  }
+
+  status(): Promise<ClusterStatus> {
+    return this.#ask<ClusterStatus>(this.#statuses, (id) => ({ wsgate: 'status', id }), { sessions: 0, sessionsTotal: 0, workers: [] });
+  }
+
+  /** Reports this process's session counts to the primary whenever they change. */
+  watch(registry: SessionRegistry): void {
+    const queue = () => {
+      if (this.#reportQueued) return;
+      this.#reportQueued = true;
+      setImmediate(() => {
+        this.#reportQueued = false;
+        this.#send({ wsgate: 'sessions', open: registry.size, total: registry.total });
+      });
+    };
+    registry.on('added', queue);
+    registry.on('ended', queue);
+  }
+
+  /** Serves connections the primary accepted with `adopt`, and tells the primary it is ready for them. */
+  ready(adopt: (listener: number, socket: Socket) => void): void {
+    this.#adopt = adopt;
+    this.#send({ wsgate: 'ready' });
+  }
+
+  #onConnection(listener: number, socket: Socket | undefined): void {
+    if (!socket) return; // the client left while the handle was in flight
+    socket.once('close', () => this.#send({ wsgate: 'closed' }));
+    if (this.#adopt) this.#adopt(listener, socket);
+    else socket.destroy();
+  }
+
+  onStop(handler: (graceMs: number | null, why: string) => void): void {
+    this.#stopHandler = handler;
+  }
+
+  #onMessage(m: Exclude<PrimaryMessage, { wsgate: 'connection' }>): void {
+    if (m.wsgate === 'admitted') this.#settle(this.#admits, m.id, m.ok);
+    else if (m.wsgate === 'status') this.#settle(this.#statuses, m.id, m.status);
+    else if (m.wsgate === 'stop') this.#stopHandler?.(m.graceMs, 'the primary process asked');
+  }
+
+  #ask<T>(pending: Map<number, (v: T) => void>, message: (id: number) => WorkerMessage, ifGone: T): Promise<T> {
+    if (!process.connected) return Promise.resolve(ifGone);
+    const id = this.#nextId++;
+    return new Promise<T>((resolve) => {
+      pending.set(id, resolve);
+      this.#send(message(id));
+    });
+  }
+
+  #settle<T>(pending: Map<number, (v: T) => void>, id: number, value: T): void {
+    const resolve = pending.get(id);
+    pending.delete(id);
+    resolve?.(value);
+  }
+
+  #send(m: WorkerMessage): void {
+    if (!process.connected) return;
+    process.send!(m, undefined, {}, (err: Error | null) => {
+      if (err) this.log.debug({ err: err.message }, 'message to the primary not sent');
+    });
+  }
+}
