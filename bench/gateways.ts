@@ -4,6 +4,7 @@
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import net from 'node:net';
+import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { log, sleep } from './util.js';
 
@@ -18,14 +19,18 @@ interface GatewaySpec {
   name: GatewayName;
   /** Why it cannot run at all, if so. */
   unavailable(): string | undefined;
-  command(listenPort: number, target: string): [string, string[]];
+  /** `extra` is used by wsgate only (per-scenario and --wsgate-args options). */
+  command(listenPort: number, target: string, extra: string[]): [string, string[]];
 }
+
+/** wsgate's fixed arguments; extras go between these and the positionals. */
+export const WSGATE_BASE_ARGS = ['--log-level', 'warn'];
 
 export const GATEWAYS: GatewaySpec[] = [
   {
     name: 'wsgate',
     unavailable: () => (existsSync(WSGATE_BIN) ? undefined : 'bin/wsgate.js not found'),
-    command: (p, t) => [process.execPath, [WSGATE_BIN, '--log-level', 'warn', String(p), t]],
+    command: (p, t, extra) => [process.execPath, [WSGATE_BIN, ...WSGATE_BASE_ARGS, ...extra, String(p), t]],
   },
   {
     name: 'websockify',
@@ -50,6 +55,48 @@ export function ensureWebsockify(): void {
   } catch (e) {
     log(`could not install websockify: ${(e as Error).message}`);
   }
+}
+
+let wsgateHelp: string | undefined;
+
+/** The first "--flag" in `args` that `wsgate --help` does not list (e.g. --workers before it exists). */
+export function unsupportedWsgateFlag(args: string[]): string | undefined {
+  if (wsgateHelp === undefined) {
+    try {
+      wsgateHelp = execFileSync(process.execPath, [WSGATE_BIN, '--help'], { encoding: 'utf8' });
+    } catch (e) {
+      wsgateHelp = (e as { stdout?: string }).stdout ?? '';
+    }
+  }
+  const flags = args.filter((a) => a.startsWith('--')).map((a) => a.split('=')[0]!);
+  return flags.find((f) => !new RegExp(`(^|\\s)${f}(\\s|$)`, 'm').test(wsgateHelp!));
+}
+
+/** Option groups ("--flag [values...]") keyed by flag. */
+function groups(args: string[]): Array<[string, string[]]> {
+  const out: Array<[string, string[]]> = [];
+  for (const a of args) {
+    if (a.startsWith('-') || !out.length) out.push([a.split('=')[0]!, [a]]);
+    else out[out.length - 1]![1].push(a);
+  }
+  return out;
+}
+
+/** A scenario's wsgate args plus the --wsgate-args ones; an option given in both takes the latter. */
+export function mergeWsgateArgs(scenario: string[], global: string[]): string[] {
+  const overridden = new Set(groups(global).map(([f]) => f));
+  return [...groups(scenario).filter(([f]) => !overridden.has(f)).flatMap(([, g]) => g), ...global];
+}
+
+/** Processes serving sessions: the --workers value ("auto" = one per core), else 1. */
+export function wsgateWorkers(args: string[]): number {
+  let v: string | undefined;
+  args.forEach((a, i) => {
+    if (a === '--workers') v = args[i + 1];
+    else if (a.startsWith('--workers=')) v = a.slice('--workers='.length);
+  });
+  if (v === undefined) return 1;
+  return v === 'auto' ? os.availableParallelism() : Math.max(1, Number(v) || 1);
 }
 
 export function websockifyVersion(): string {
@@ -81,6 +128,8 @@ export interface RunningGateway {
   name: GatewayName;
   pid: number;
   url: string;
+  /** Extra arguments it was started with (wsgate only). */
+  args: string[];
   stop(): Promise<void>;
 }
 
@@ -96,8 +145,8 @@ function canConnect(port: number): Promise<boolean> {
   });
 }
 
-export async function startGateway(spec: GatewaySpec, listenPort: number, target: string): Promise<RunningGateway> {
-  const [cmd, args] = spec.command(listenPort, target);
+export async function startGateway(spec: GatewaySpec, listenPort: number, target: string, extra: string[] = []): Promise<RunningGateway> {
+  const [cmd, args] = spec.command(listenPort, target, extra);
   const child = spawn(cmd, args, { detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
   live.add(child);
   // Keep only a tail of the output: enough to explain a failure, and reading it
@@ -130,7 +179,7 @@ export async function startGateway(spec: GatewaySpec, listenPort: number, target
   const deadline = Date.now() + 10_000;
   while (!exited && Date.now() < deadline) {
     if (await canConnect(listenPort)) {
-      return { name: spec.name, pid: child.pid!, url: `ws://127.0.0.1:${listenPort}/`, stop };
+      return { name: spec.name, pid: child.pid!, url: `ws://127.0.0.1:${listenPort}/`, args: spec.name === 'wsgate' ? extra : [], stop };
     }
     await sleep(50);
   }

@@ -83,3 +83,14 @@ export function isAlive(pid: number): boolean {
   const f = statFields(pid);
   return f !== undefined && f[0] !== 'Z';
 }
+
+/** Hard limit on open files, which gateways inherit (20000 on the bench host). */
+export function fdHardLimit(): number {
+  try {
+    const m = /^Max open files\s+\S+\s+(\d+)/m.exec(readFileSync('/proc/self/limits', 'utf8'));
+    if (m) return Number(m[1]);
+  } catch {
+    /* not Linux: assume plenty */
+  }
+  return Infinity;
+}

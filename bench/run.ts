@@ -1,12 +1,24 @@
 // Benchmark entry point: runs wsgate, websockify and the floor relay side by
 // side, interleaved by round, and prints medians and ratios.
 // Usage: node dist/bench/run.js [--quick] [--rounds=N] [--only=echo,setup,resolvers] [--gateways=wsgate,floor]
-// (--only/--gateways/--rounds are for iterating on one scenario; the default is the full comparison)
+//        [--wsgate-args="--workers auto"]
+// (--only/--gateways/--rounds are for iterating on one scenario; the default is the full comparison;
+// --wsgate-args appends options to every wsgate start, after any a scenario sets itself)
 import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { Backend } from './backend.js';
 import { closeWs, connectWs, readBytes } from './client.js';
-import { GATEWAYS, REPO_ROOT, ensureWebsockify, startGateway, websockifyVersion, type GatewayName } from './gateways.js';
+import {
+  GATEWAYS,
+  REPO_ROOT,
+  WSGATE_BASE_ARGS,
+  ensureWebsockify,
+  mergeWsgateArgs,
+  startGateway,
+  unsupportedWsgateFlag,
+  websockifyVersion,
+  type GatewayName,
+} from './gateways.js';
 import { isAlive } from './proc-stats.js';
 import { renderNotes, renderTable, summarize, type Results } from './report.js';
 import type { Ctx, Outcome, Scenario } from './scenarios/common.js';
@@ -22,10 +34,11 @@ const quick = process.argv.includes('--quick');
 const rounds = Number(arg('rounds') ?? (quick ? 1 : 3));
 const only = arg('only')?.split(',');
 const gateways = arg('gateways')?.split(',') ?? GATEWAYS.map((g) => g.name);
+const globalWsgateArgs = arg('wsgate-args')?.split(/\s+/).filter(Boolean) ?? [];
 
 const allScenarios: Scenario[] = [
   tcpToWs(1),
-  tcpToWs(16),
+  tcpToWs(16, { eventLoop: true }),
   wsToTcp(1),
   wsToTcp(16),
   echo(),
@@ -33,8 +46,20 @@ const allScenarios: Scenario[] = [
   closeAfterLastByte(),
   idleSessions(1000),
   ...(quick ? [] : [idleSessions(5000)]),
+  // One process cannot hold 10,000 client + 10,000 backend sockets under the
+  // 20000 fd limit: two wsgate workers hold ~10,000 each.
+  idleSessions(10_000, ['--workers', '2']),
 ];
 const scenarios = allScenarios.filter((s) => !only || only.includes(s.id));
+const wsgateArgsOf = (sc: Scenario): string[] => mergeWsgateArgs(sc.wsgateArgs ?? [], globalWsgateArgs);
+
+/** A reason not to run `sc` for `name`: the scenario's own, or a wsgate option this build lacks. */
+function skipReason(sc: Scenario, name: GatewayName): string | undefined {
+  const args = wsgateArgsOf(sc);
+  const flag = name === 'wsgate' ? unsupportedWsgateFlag(args) : undefined;
+  if (flag) return `not run in ${sc.id}: it needs ${flag}, which this wsgate build does not offer yet`;
+  return sc.skip?.(name, quick, args);
+}
 
 /** A gateway that will not start or relay one byte is left out for the rest of the run. */
 const disabled = new Map<GatewayName, string>();
@@ -63,14 +88,15 @@ async function runOne(sc: Scenario, name: GatewayName): Promise<Record<string, O
     const port = await freePort();
     let ctx: Ctx;
     try {
-      const gw = await startGateway(spec, port, `127.0.0.1:${backend.port}`);
+      const gw = await startGateway(spec, port, `127.0.0.1:${backend.port}`, name === 'wsgate' ? wsgateArgsOf(sc) : []);
       pid = gw.pid;
       scope.add(() => gw.stop());
       ctx = { gw, backend, quick, scope };
       await withTimeout(probe(ctx), 5000, 'probe');
     } catch (e) {
       const why = `could not start or relay: ${(e as Error).message}`;
-      disabled.set(name, why);
+      // A start that failed only with this scenario's own options leaves the gateway enabled for the rest.
+      if (!(name === 'wsgate' && sc.wsgateArgs?.length)) disabled.set(name, why);
       return all({ status: 'skipped', note: why });
     }
     backend.reset();
@@ -85,6 +111,8 @@ async function runOne(sc: Scenario, name: GatewayName): Promise<Record<string, O
 }
 
 async function main(): Promise<void> {
+  const badFlag = unsupportedWsgateFlag(globalWsgateArgs);
+  if (badFlag) throw new Error(`--wsgate-args: wsgate --help does not list ${badFlag}`);
   ensureWebsockify();
   const load = os.loadavg()[0]!;
   // Two cores: anything else running (a test suite, tsc) skews the numbers.
@@ -99,7 +127,7 @@ async function main(): Promise<void> {
     for (const sc of scenarios) {
       for (const { name } of GATEWAYS.filter((g) => gateways.includes(g.name))) {
         let out: Record<string, Outcome>;
-        const skipWhy = disabled.get(name) ?? sc.skip?.(name, quick);
+        const skipWhy = disabled.get(name) ?? skipReason(sc, name);
         if (skipWhy) {
           const status = disabled.has(name) ? 'skipped' : 'n/a';
           out = Object.fromEntries(sc.metrics.map((m) => [m.id, { status, note: skipWhy }]));
@@ -125,8 +153,12 @@ async function main(): Promise<void> {
   const notes = [
     `websockify idle sessions capped at ${websockifyIdleCap(quick)}: 0.10 cannot hold more than ~500 (select() on fds >= 1024 fails in its session processes) and opens them slowly.`,
     ...renderNotes(rows),
+    ...scenarios
+      .filter((sc) => sc.wsgateArgs?.length && ranWsgate(results, sc))
+      .map((sc) => `${sc.id} ran wsgate with ${wsgateArgsOf(sc).join(' ')}: several processes each grow their own heap, so per-session figures there run higher than in one process and are not directly comparable with the other rows.`),
   ];
-  process.stdout.write(`\nwsgate bench (${quick ? 'quick' : 'full'}, ${rounds} round${rounds > 1 ? 's' : ''}; medians)\n\n`);
+  process.stdout.write(`\nwsgate bench (${quick ? 'quick' : 'full'}, ${rounds} round${rounds > 1 ? 's' : ''}; medians)\n`);
+  process.stdout.write(`${wsgateArgsLine()}\n\n`);
   process.stdout.write(renderTable(rows) + '\n\n');
   process.stdout.write('Ratios: >1 means wsgate is better; "(inv)" rows are lower-is-better, so other/wsgate.\n');
   for (const n of new Set(notes)) process.stdout.write(`- ${n}\n`);
@@ -142,6 +174,7 @@ async function main(): Promise<void> {
     mode: quick ? 'quick' : 'full',
     rounds,
     seconds: Math.round((Date.now() - started) / 1000),
+    wsgateArgs: Object.fromEntries(scenarios.map((sc) => [sc.id, [...WSGATE_BASE_ARGS, ...wsgateArgsOf(sc)]])),
     host: { loadavgAtStart: load, cpus: os.cpus().length, cpu: os.cpus()[0]?.model, node: process.version, websockify: websockifyVersion() },
     notes,
     resolverSetupRates: resolverRates,
@@ -155,6 +188,21 @@ async function main(): Promise<void> {
   };
   writeFileSync(`${dir}/latest.json`, JSON.stringify(json, null, 2) + '\n');
   log(`wrote ${dir}/latest.json (${json.seconds} s total)`);
+}
+
+/** Whether wsgate produced any measurement (not a skip) in `sc`. */
+function ranWsgate(results: Results, sc: Scenario): boolean {
+  const outs = results.get(sc.metrics[0]!.id)?.get('wsgate') ?? [];
+  return outs.some((o) => o.status !== 'skipped' && o.status !== 'n/a');
+}
+
+/** "wsgate ran with: --log-level warn; idle_10000: --workers 2", so numbers are read with the right setup. */
+function wsgateArgsLine(): string {
+  const base = [...WSGATE_BASE_ARGS, ...globalWsgateArgs].join(' ');
+  const own = scenarios
+    .filter((sc) => wsgateArgsOf(sc).join(' ') !== globalWsgateArgs.join(' '))
+    .map((sc) => `${sc.id}: ${[...WSGATE_BASE_ARGS, ...wsgateArgsOf(sc)].join(' ')}`);
+  return `wsgate ran with: ${base}${own.length ? `; ${own.join('; ')}` : ''}`;
 }
 
 main()

@@ -39,8 +39,10 @@ export interface Scenario {
   id: string;
   metrics: MetricDef[];
   timeoutMs: number;
-  /** A reason to not run this scenario for a gateway (e.g. resource caps). */
-  skip?(gw: GatewayName, quick: boolean): string | undefined;
+  /** Extra wsgate options for this scenario (e.g. --workers for sizes past one process's fd limit). */
+  wsgateArgs?: string[];
+  /** A reason to not run this scenario for a gateway (e.g. resource caps); `wsgateArgs` are the effective ones. */
+  skip?(gw: GatewayName, quick: boolean, wsgateArgs: string[]): string | undefined;
   run(ctx: Ctx): Promise<Record<string, Outcome>>;
 }
 

@@ -1,8 +1,8 @@
 // Many-session scenarios: idle memory/CPU and session setup rate.
-import { connectWs, openWs, closeWs, readBytes } from '../client.js';
-import WebSocket from 'ws';
-import type { GatewayName } from '../gateways.js';
-import { treeCpuSeconds, treePssKiB } from '../proc-stats.js';
+import { connectWs, closeWs, readBytes } from '../client.js';
+import { wsgateWorkers, type GatewayName } from '../gateways.js';
+import { spawnIdleClients } from '../idle-clients.js';
+import { fdHardLimit, processTree, treeCpuSeconds, treePssKiB } from '../proc-stats.js';
 import { nowNs, pool, secondsSince, sleep } from '../util.js';
 import type { Scenario } from './common.js';
 
@@ -14,16 +14,36 @@ import type { Scenario } from './common.js';
  */
 export const websockifyIdleCap = (quick: boolean): number => (quick ? 250 : 500);
 
-export function idleSessions(n: number): Scenario {
+/** Sockets one session costs a single relay process: its client and its backend connection. */
+const FDS_PER_SESSION = 2;
+/** stdio, epoll, the listener, IPC and the like. */
+const FD_HEADROOM = 100;
+
+/**
+ * n idle sessions: PSS growth of the gateway's process tree per session, and
+ * its CPU over 2 s. The clients live in a child process (idle-clients.ts) so
+ * the harness holds only the backend side. `wsgateArgs` lets a size that one
+ * process cannot hold under the fd limit spread wsgate over workers.
+ */
+export function idleSessions(n: number, wsgateArgs?: string[]): Scenario {
+  const fdLimit = fdHardLimit();
   return {
     id: `idle_${n}`,
     timeoutMs: 180_000,
+    wsgateArgs,
     metrics: [
       { id: `mem_${n}`, label: `Memory / idle session @${n}`, unit: 'KiB', better: 'lower', digits: 1 },
       { id: `idlecpu_${n}`, label: `CPU in 2 s idle @${n}`, unit: 'ms', better: 'lower', digits: 0 },
     ],
-    // The @1000 row already shows websockify at its cap; a 5000 row would repeat it.
-    skip: (gw: GatewayName) => (gw === 'websockify' && n > 1000 ? 'not run: see its capped @1000 row' : undefined),
+    skip(gw: GatewayName, _quick: boolean, wsArgs: string[]) {
+      // The @1000 row already shows websockify at its cap; a larger row would repeat it.
+      if (gw === 'websockify') return n > 1000 ? 'not run: see its capped @1000 row' : undefined;
+      const procs = gw === 'wsgate' ? wsgateWorkers(wsArgs) : 1;
+      const perProc = Math.ceil((n * FDS_PER_SESSION) / procs) + FD_HEADROOM;
+      if (perProc <= fdLimit) return undefined;
+      const who = procs > 1 ? `each of ${procs} processes` : 'its one process';
+      return `not run @${n}: ${who} would need ~${perProc} fds (a client and a backend socket per session), over the hard limit of ${fdLimit}`;
+    },
     async run(ctx) {
       const { gw, backend, scope } = ctx;
       const count = gw.name === 'websockify' ? Math.min(n, websockifyIdleCap(ctx.quick)) : n;
@@ -31,13 +51,13 @@ export function idleSessions(n: number): Scenario {
       backend.handler = () => {}; // accept and stay silent
       const accepted0 = backend.accepted; // the readiness probe's connection
       await sleep(500);
+      // wsgate's primary listens once every worker is ready, but a fresh worker
+      // may still be allocating: wait so the baseline holds all of them.
+      await allProcesses(gw.pid, wsgateWorkers(gw.args));
       const pss0 = treePssKiB(gw.pid);
-      const clients: WebSocket[] = [];
-      await pool(Array.from({ length: count }), 32, async () => {
-        const ws = await openWs(gw.url);
-        scope.add(() => ws.terminate());
-        clients.push(ws);
-      });
+      const clients = spawnIdleClients(gw.url, count, 32);
+      scope.add(() => clients.close());
+      await clients.opened;
       // The gateway may dial the backend just after the handshake completes.
       while (backend.accepted - accepted0 < count) await sleep(50);
       await sleep(ctx.quick ? 1000 : 2000); // let allocations and GC settle
@@ -46,7 +66,7 @@ export function idleSessions(n: number): Scenario {
       await sleep(2000);
       const cpuMs = (treeCpuSeconds(gw.pid) - cpu0) * 1000;
       // An idle session must stay open; a gateway that drops some has failed.
-      const alive = clients.filter((ws) => ws.readyState === WebSocket.OPEN).length;
+      const alive = await clients.count();
       const status = alive === count ? 'ok' : 'FAIL';
       const note = alive === count ? undefined : `only ${alive} of ${count} idle sessions still open`;
       return {
@@ -55,6 +75,24 @@ export function idleSessions(n: number): Scenario {
       };
     },
   };
+}
+
+/**
+ * With workers > 1: waits until the tree has a primary plus that many workers
+ * and its PSS has stopped growing (the workers finished loading), at most 10 s.
+ * Sessions then spread evenly: the primary hands each connection to the
+ * worker with the fewest open (~5,000 each of 10,000, ~10,020 fds).
+ */
+async function allProcesses(pid: number, workers: number): Promise<void> {
+  if (workers <= 1) return;
+  const deadline = Date.now() + 10_000;
+  let last = -1;
+  while (Date.now() < deadline) {
+    const pss = treePssKiB(pid);
+    if (processTree(pid).length > workers && Math.abs(pss - last) < 0.005 * pss) return;
+    last = pss;
+    await sleep(250);
+  }
 }
 
 /**

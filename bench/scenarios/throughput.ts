@@ -3,6 +3,8 @@
 import { sendStream, sink, type Sink } from '../backend.js';
 import { receiveAll, sendAll, closeWs, type RecvResult } from '../client.js';
 import { chunks, expectedHash } from '../data.js';
+import { wsgateWorkers } from '../gateways.js';
+import { loopStats, type LoopStats } from '../health.js';
 import { treeCpuSeconds } from '../proc-stats.js';
 import { GiB, MiB, nowNs, sleep } from '../util.js';
 import { ok, openSessions, type Ctx, type Outcome, type Scenario } from './common.js';
@@ -55,7 +57,31 @@ function verify(got: Array<{ bytes: number; hash: string }>, per: number, size: 
   return [good, bad.join(', ')];
 }
 
-export function tcpToWs(sessions: number): Scenario {
+/**
+ * The "after" half of wsgate's event-loop rows: the window opened by `before`.
+ * With --workers each request reaches one worker only (the primary picks the
+ * one with the fewest open connections, in turn among equals), so `before`
+ * asks once per worker to open every worker's window, and the rows show the
+ * one worker that answers `after`; acceptable: enough to see stalls.
+ */
+async function loopOutcomes(ctx: Ctx, before: Error | undefined, sessions: number): Promise<Record<string, Outcome>> {
+  const [p99, util] = [`loop_p99_${sessions}`, `loop_util_${sessions}`];
+  if (ctx.gw.name !== 'wsgate') {
+    const na: Outcome = { status: 'n/a', note: 'event-loop rows are wsgate only (its /healthz?loop=1)' };
+    return { [p99]: na, [util]: na };
+  }
+  let loop: LoopStats;
+  try {
+    if (before) throw before;
+    loop = await loopStats(ctx.gw.url);
+  } catch (e) {
+    const err: Outcome = { status: 'error', note: (e as Error).message };
+    return { [p99]: err, [util]: err };
+  }
+  return { [p99]: { status: 'ok', value: loop.delayMs.p99 }, [util]: { status: 'ok', value: loop.utilization * 100 } };
+}
+
+export function tcpToWs(sessions: number, opts: { eventLoop?: boolean } = {}): Scenario {
   const id = `tcp2ws_${sessions}`;
   return {
     id,
@@ -65,16 +91,32 @@ export function tcpToWs(sessions: number): Scenario {
       ...(sessions === 1
         ? [{ id: 'cpu_per_gib', label: 'CPU per GiB TCP→WS', unit: 's/GiB', better: 'lower' as const, digits: 2 }]
         : []),
+      ...(opts.eventLoop
+        ? [
+            { id: `loop_p99_${sessions}`, label: `Event-loop delay p99 under load (${sessions} sessions TCP→WS)`, unit: 'ms', better: 'lower' as const, digits: 1 },
+            { id: `loop_util_${sessions}`, label: 'Event-loop utilization', unit: '%', better: 'lower' as const, digits: 0 },
+          ]
+        : []),
     ],
     async run(ctx) {
       const per = Math.floor(totalBytes(ctx) / sessions);
       for (let i = 0; i < sessions; i++) expectedHash(i, per, TCP_WRITE); // warm cache, untimed
       const ss = await openSessions(ctx, sessions);
+      // Opens the event-loop window (the first ?loop=1 also starts the sampler).
+      let before: Error | undefined;
+      if (opts.eventLoop && ctx.gw.name === 'wsgate') {
+        try {
+          for (let i = 0; i < wsgateWorkers(ctx.gw.args); i++) await loopStats(ctx.gw.url);
+        } catch (e) {
+          before = e as Error; // reported in the event-loop rows; the transfer still runs
+        }
+      }
       const cpu0 = treeCpuSeconds(ctx.gw.pid);
       const t0 = nowNs();
       const recv = ss.map((s) => receiveAll(s.ws, per));
       ss.forEach((s, i) => void sendStream(s.sock, i, per, TCP_WRITE).catch(() => {}));
       const got: RecvResult[] = await Promise.all(recv); // each resolves on the gateway's close
+      const loop = opts.eventLoop ? await loopOutcomes(ctx, before, sessions) : {};
       const received = got.reduce((a, g) => a + g.bytes, 0);
       const rate = mibPerSec(received, t0, got.map((g) => g.tLast));
       await sleep(300); // lets websockify reap session children so their CPU lands in cutime
@@ -82,7 +124,7 @@ export function tcpToWs(sessions: number): Scenario {
       const [good, why] = verify(got, per, TCP_WRITE);
       const status = good === sessions ? 'ok' : 'FAIL';
       const note = joinNotes(status === 'ok' ? undefined : `${sessions - good}/${sessions} streams wrong: ${why}`, closeCodes(got));
-      const out: Record<string, Outcome> = { [id]: { status, value: rate, note } };
+      const out: Record<string, Outcome> = { [id]: { status, value: rate, note }, ...loop };
       if (sessions === 1) out.cpu_per_gib = { status, value: cpu / ((per * sessions) / GiB), note };
       return out;
     },
