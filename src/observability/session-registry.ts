@@ -11,7 +11,7 @@ export class SessionRegistry extends EventEmitter {
     this.#sessions.add(session);
     this.#total++;
     this.emit('added', session);
-    session.once('close', () => {
+    session.on('close', () => {
       this.#sessions.delete(session);
       this.emit('ended', session);
       if (this.#sessions.size === 0) this.emit('empty');

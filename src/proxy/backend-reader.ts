@@ -77,7 +77,7 @@ export class BackendReader {
   /** Binds to the socket created with this reader's `onread`. */
   bind(socket: Socket): void {
     this.#socket = socket;
-    socket.once('close', () => {
+    socket.on('close', () => {
       // No more reads: the bulk buffer can serve another socket (once released, if lent).
       if (this.#own && this.#own !== this.#lent) giveBack(this.#own);
       if (this.#own === this.#lent) this.#lentIsSpare = true;

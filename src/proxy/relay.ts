@@ -77,7 +77,7 @@ export function relay(session: Session, backend: Socket, reader: BackendReader, 
     else session.close(1000, 'backend closed the connection');
   });
 
-  session.once('close', () => {
+  session.on('close', () => {
     if (backendPaused) session.removeListener('drain', resumeBackend);
     reader.unhold();
     if (backend.destroyed) return;

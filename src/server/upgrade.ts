@@ -28,7 +28,8 @@ export async function handleUpgrade(env: UpgradeEnv, req: IncomingMessage, socke
   const url = requestUrl(req.url);
   // Only the path is logged: the query may carry a token.
   const log = env.log.child({ remote: remoteAddress, path: url?.pathname });
-  socket.on('error', (err) => log.debug({ err: err.message }, 'client socket error during handshake'));
+  const onSocketError = (err: Error) => log.debug({ err: err.message }, 'client socket error during handshake');
+  socket.on('error', onSocketError);
   const refuse = (status: number, reason: string, headers?: Record<string, string>) => {
     log.info({ status, reason }, 'handshake refused');
     refuseUpgrade(socket, status, headers);
@@ -43,17 +44,29 @@ export async function handleUpgrade(env: UpgradeEnv, req: IncomingMessage, socke
 
   const admitted = await env.admission.admit();
   if (!admitted) return refuse(503, 'session limit reached', { 'Retry-After': '5' });
-  let slotHeld = true;
-  const giveBackSlot = () => {
-    if (slotHeld) env.admission.leave();
-    slotHeld = false;
-  };
+  const giveBackSlot = slotReleaser(env.admission);
   try {
     await connectAndOpen(env, req, socket, head, { url, route, log, refuse, remoteAddress, remotePort, giveBackSlot });
   } catch (err) {
     giveBackSlot();
     throw err;
+  } finally {
+    // Handshake over: `ws` handles the socket's errors from here, and this closure must not keep the request alive.
+    socket.removeListener('error', onSocketError);
   }
+}
+
+/**
+ * An idempotent "give the slot back", made here rather than inline so the
+ * closure a session keeps until it ends holds only the admission, not the
+ * request (URL, headers, loggers): that is memory per idle session.
+ */
+function slotReleaser(admission: Admission): () => void {
+  let held = true;
+  return () => {
+    if (held) admission.leave();
+    held = false;
+  };
 }
 
 interface Pending {
@@ -120,15 +133,17 @@ async function connectAndOpen(env: UpgradeEnv, req: IncomingMessage, socket: Dup
   decisions.set(req, { protocol, headers: responseHeaders });
   let opened = false;
   // If `ws` refuses the handshake after all, it closes the socket without calling back.
-  socket.once('close', () => {
+  const onCloseBeforeOpen = () => {
     if (opened) return;
     route.handler.abandon?.(state);
     giveBackSlot();
-  });
+  };
+  socket.once('close', onCloseBeforeOpen);
   route.wss.handleUpgrade(req, socket, head, (ws) => {
     opened = true;
-    const session = openSession(env, route, ws, { remoteAddress, protocol: protocol ?? '', target: target ?? '', params: params ?? {} }, state, log);
-    session.once('close', giveBackSlot);
+    socket.removeListener('close', onCloseBeforeOpen);
+    const session = openSession(env, route, ws, { remoteAddress, path: url.pathname, protocol: protocol ?? '', target: target ?? '', params: params ?? {} }, state);
+    session.on('close', giveBackSlot);
   });
 }
 
@@ -146,32 +161,35 @@ function openSession(
   env: UpgradeEnv,
   route: ServedRoute,
   ws: import('ws').WebSocket,
-  info: { remoteAddress: string; protocol: string; target: string; params: Record<string, string> },
+  info: { remoteAddress: string; path: string; protocol: string; target: string; params: Record<string, string> },
   state: unknown,
-  requestLog: Logger,
 ): Session {
   const session = new Session(ws, route.config, { remoteAddress: info.remoteAddress, route: route.config.path, protocol: info.protocol });
   session.target = info.target;
   session.params = info.params;
-  const log = requestLog.child({ sid: session.id });
+  // No child logger kept per session (each costs ~1 KiB for as long as the session lives): the
+  // few lines a session writes carry its fields explicitly.
+  const fields = { remote: info.remoteAddress, path: info.path, sid: session.id };
+  const { log } = env;
   env.registry.add(session);
-  log.info({ route: route.config.path, target: info.target || undefined, protocol: info.protocol || undefined }, 'session open');
+  log.info({ ...fields, route: route.config.path, target: info.target || undefined, protocol: info.protocol || undefined }, 'session open');
   const { handler } = route;
   const fail = (what: string, err: unknown) => {
-    log.error({ err }, `handler ${what}() threw`);
+    log.error({ ...fields, err }, `handler ${what}() threw`);
     session.close(1011, 'internal error');
   };
   session.on('message', (data, isBinary) => {
-    if (log.isLevelEnabled('trace')) log.trace({ bytes: data.length, binary: isBinary }, 'message from client');
+    if (log.isLevelEnabled('trace')) log.trace({ ...fields, bytes: data.length, binary: isBinary }, 'message from client');
     try {
       handler.message?.(state, session, data, isBinary);
     } catch (err) {
       fail('message', err);
     }
   });
-  session.once('close', (closeInfo) => {
+  session.on('close', (closeInfo) => {
     log.info(
       {
+        ...fields,
         route: route.config.path,
         target: info.target || undefined,
         bytesIn: session.bytesIn,
@@ -188,7 +206,7 @@ function openSession(
     try {
       handler.close?.(state, session, closeInfo);
     } catch (err) {
-      log.error({ err }, 'handler close() threw');
+      log.error({ ...fields, err }, 'handler close() threw');
     }
   });
   try {

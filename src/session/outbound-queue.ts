@@ -1,8 +1,11 @@
 // A FIFO with O(1) push/shift for the messages that wait while a streamed
 // message holds the connection. Array#shift is O(n), which matters when
 // thousands of small messages queue behind one large stream.
+// The array is made on first use: most sessions never queue anything.
+const EMPTY: never[] = [];
+
 export class Fifo<T> {
-  #items: Array<T | undefined> = [];
+  #items: Array<T | undefined> = EMPTY;
   #head = 0;
 
   get length(): number {
@@ -10,6 +13,7 @@ export class Fifo<T> {
   }
 
   push(item: T): void {
+    if (this.#items === EMPTY) this.#items = [];
     this.#items.push(item);
   }
 
@@ -25,7 +29,7 @@ export class Fifo<T> {
   }
 
   clear(): void {
-    this.#items = [];
+    this.#items = EMPTY;
     this.#head = 0;
   }
 }

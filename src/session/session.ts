@@ -56,6 +56,10 @@ export declare interface Session {
   once(event: 'drain', listener: () => void): this;
   once(event: 'close', listener: (info: CloseInfo) => void): this;
 }
+// 'close' is emitted exactly once, so listeners use on(): once() costs a bound
+// wrapper and a state object per listener for the life of every session.
+
+const NO_PARAMS: Readonly<Record<string, string>> = Object.freeze({});
 
 const WS_ERROR_CLOSE_CODES: Record<string, number> = {
   WS_ERR_UNSUPPORTED_MESSAGE_LENGTH: 1009,
@@ -69,7 +73,7 @@ export class Session extends EventEmitter {
   /** Where the handler connected this session to, for logs. */
   target = '';
   /** What the target lookup said about this session (SQL columns, JWT claims, JSON fields). */
-  params: Readonly<Record<string, string>> = {};
+  params: Readonly<Record<string, string>> = NO_PARAMS;
   bytesIn = 0;
   bytesOut = 0;
   messagesIn = 0;
@@ -88,14 +92,15 @@ export class Session extends EventEmitter {
   #closeSent: { code: number; reason: string } | null = null;
   #closeTimer: NodeJS.Timeout | null = null;
   #closeInfo: CloseInfo | null = null;
-  readonly #liveness: Liveness;
+  /** Timers for heartbeat and idle timeout; none when neither is configured. */
+  readonly #liveness: Liveness | null;
 
   constructor(ws: WebSocket, opts: SessionOptions, meta: SessionMeta) {
     super();
     this.#ws = ws;
     this.#opts = opts;
     this.meta = meta;
-    this.#liveness = new Liveness(this, ws, opts);
+    this.#liveness = opts.heartbeat > 0 || opts.idleTimeout > 0 ? new Liveness(this, ws, opts) : null;
     ws.on('message', (data: Buffer, isBinary: boolean) => {
       this.bytesIn += data.length;
       this.messagesIn++;
@@ -325,7 +330,7 @@ export class Session extends EventEmitter {
   #beginClosing(): void {
     if (this.#state !== 'open') return;
     this.#state = 'closing';
-    this.#liveness.stop();
+    this.#liveness?.stop();
     this.#closeTimer = setTimeout(() => this.#ws.terminate(), this.#opts.closeTimeout);
     this.#closeTimer.unref();
     // Producers waiting for the whole session can never send again; a stream may still finish.
