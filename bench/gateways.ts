@@ -1,25 +1,30 @@
-// Starting, probing and stopping the three gateways as separate processes.
+// Starting, probing and stopping the gateways as separate processes.
 // Each runs in its own process group so websockify's per-session children die
 // with it, and an 'exit' hook kills whatever is still running.
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import path from 'node:path';
 import net from 'node:net';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { log, sleep } from './util.js';
 
-export type GatewayName = 'wsgate' | 'websockify' | 'floor';
+/** 'baseline' is wsgate as built in another checkout (--baseline=DIR), for before/after runs. */
+export type GatewayName = 'wsgate' | 'baseline' | 'websockify' | 'floor';
+
+/** Gateways that are a wsgate build: they take the wsgate arguments and serve /healthz?loop=1. */
+export const isWsgate = (name: GatewayName): boolean => name === 'wsgate' || name === 'baseline';
 
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const WSGATE_BIN = `${REPO_ROOT}bin/wsgate.js`;
 const FLOOR_JS = fileURLToPath(new URL('./floor-relay.js', import.meta.url));
 const WEBSOCKIFY = '/usr/bin/websockify';
 
-interface GatewaySpec {
+export interface GatewaySpec {
   name: GatewayName;
   /** Why it cannot run at all, if so. */
   unavailable(): string | undefined;
-  /** `extra` is used by wsgate only (per-scenario and --wsgate-args options). */
+  /** `extra` is used by wsgate builds only (per-scenario and --wsgate-args options). */
   command(listenPort: number, target: string, extra: string[]): [string, string[]];
 }
 
@@ -44,6 +49,31 @@ export const GATEWAYS: GatewaySpec[] = [
   },
 ];
 
+/** The `baseline` gateway: DIR/bin/wsgate.js, started exactly like wsgate. */
+export function baselineGateway(dir: string): GatewaySpec {
+  const bin = baselineBin(dir);
+  return {
+    name: 'baseline',
+    unavailable: () => (existsSync(bin) ? undefined : `${bin} not found`),
+    command: (p, t, extra) => [process.execPath, [bin, ...WSGATE_BASE_ARGS, ...extra, String(p), t]],
+  };
+}
+
+const baselineBin = (dir: string): string => path.join(path.resolve(dir), 'bin/wsgate.js');
+
+/** "185f083 subject" of DIR's HEAD, flagged if its tree has edits; undefined if git cannot tell. */
+export function baselineCommit(dir: string): string | undefined {
+  const git = (...a: string[]): string =>
+    execFileSync('git', ['-C', dir, ...a], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+  try {
+    const head = git('log', '-1', '--format=%h %s');
+    // Uncommitted edits mean the commit alone does not say what was measured.
+    return git('status', '--porcelain', '--untracked-files=no') ? `${head} + uncommitted changes` : head;
+  } catch {
+    return undefined;
+  }
+}
+
 /** Installs Debian's websockify if absent (we run as root; the bench needs it). */
 export function ensureWebsockify(): void {
   if (existsSync(WEBSOCKIFY)) return;
@@ -57,19 +87,25 @@ export function ensureWebsockify(): void {
   }
 }
 
-let wsgateHelp: string | undefined;
+const helps = new Map<string, string>();
 
-/** The first "--flag" in `args` that `wsgate --help` does not list (e.g. --workers before it exists). */
-export function unsupportedWsgateFlag(args: string[]): string | undefined {
-  if (wsgateHelp === undefined) {
+/**
+ * The first "--flag" in `args` that `wsgate --help` does not list (e.g. --workers before it exists);
+ * `baselineDir` asks the baseline build's help instead.
+ */
+export function unsupportedWsgateFlag(args: string[], baselineDir?: string): string | undefined {
+  const bin = baselineDir === undefined ? WSGATE_BIN : baselineBin(baselineDir);
+  let help = helps.get(bin);
+  if (help === undefined) {
     try {
-      wsgateHelp = execFileSync(process.execPath, [WSGATE_BIN, '--help'], { encoding: 'utf8' });
+      help = execFileSync(process.execPath, [bin, '--help'], { encoding: 'utf8' });
     } catch (e) {
-      wsgateHelp = (e as { stdout?: string }).stdout ?? '';
+      help = (e as { stdout?: string }).stdout ?? '';
     }
+    helps.set(bin, help);
   }
   const flags = args.filter((a) => a.startsWith('--')).map((a) => a.split('=')[0]!);
-  return flags.find((f) => !new RegExp(`(^|\\s)${f}(\\s|$)`, 'm').test(wsgateHelp!));
+  return flags.find((f) => !new RegExp(`(^|\\s)${f}(\\s|$)`, 'm').test(help));
 }
 
 /** Option groups ("--flag [values...]") keyed by flag. */
@@ -128,7 +164,7 @@ export interface RunningGateway {
   name: GatewayName;
   pid: number;
   url: string;
-  /** Extra arguments it was started with (wsgate only). */
+  /** Extra arguments it was started with (wsgate builds only). */
   args: string[];
   stop(): Promise<void>;
 }
@@ -179,7 +215,7 @@ export async function startGateway(spec: GatewaySpec, listenPort: number, target
   const deadline = Date.now() + 10_000;
   while (!exited && Date.now() < deadline) {
     if (await canConnect(listenPort)) {
-      return { name: spec.name, pid: child.pid!, url: `ws://127.0.0.1:${listenPort}/`, args: spec.name === 'wsgate' ? extra : [], stop };
+      return { name: spec.name, pid: child.pid!, url: `ws://127.0.0.1:${listenPort}/`, args: isWsgate(spec.name) ? extra : [], stop };
     }
     await sleep(50);
   }

@@ -8,6 +8,9 @@ export interface LoopStats {
   windowMs: number;
 }
 
+/** A /healthz that answers but has no eventLoop field: a build from before ?loop=1. */
+export class NoLoopStatsError extends Error {}
+
 /** One request on a fresh connection (agent:false), so no keep-alive socket lingers. */
 export function loopStats(gatewayUrl: string): Promise<LoopStats> {
   const { hostname, port } = new URL(gatewayUrl);
@@ -19,10 +22,13 @@ export function loopStats(gatewayUrl: string): Promise<LoopStats> {
       res.on('end', () => {
         try {
           const loop = (JSON.parse(body) as { eventLoop?: LoopStats }).eventLoop;
-          if (res.statusCode !== 200 || !loop) throw new Error(`HTTP ${res.statusCode}, no eventLoop in ${body.slice(0, 80)}`);
+          const why = `HTTP ${res.statusCode}, no eventLoop in ${body.trim().slice(0, 80)}`;
+          if (res.statusCode === 200 && !loop) throw new NoLoopStatsError(why);
+          if (res.statusCode !== 200 || !loop) throw new Error(why);
           resolve(loop);
         } catch (e) {
-          reject(new Error(`/healthz?loop=1: ${(e as Error).message}`));
+          const msg = `/healthz?loop=1: ${(e as Error).message}`;
+          reject(e instanceof NoLoopStatsError ? new NoLoopStatsError(msg) : new Error(msg));
         }
       });
       res.on('error', reject);

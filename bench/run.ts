@@ -1,9 +1,11 @@
 // Benchmark entry point: runs wsgate, websockify and the floor relay side by
 // side, interleaved by round, and prints medians and ratios.
 // Usage: node dist/bench/run.js [--quick] [--rounds=N] [--only=echo,setup,resolvers] [--gateways=wsgate,floor]
-//        [--wsgate-args="--workers auto"]
+//        [--wsgate-args="--workers auto"] [--baseline=DIR]
 // (--only/--gateways/--rounds are for iterating on one scenario; the default is the full comparison;
-// --wsgate-args appends options to every wsgate start, after any a scenario sets itself)
+// --wsgate-args appends options to every wsgate start, after any a scenario sets itself;
+// --baseline adds a `baseline` gateway, DIR/bin/wsgate.js run with wsgate's arguments, so
+// before/after numbers come from one interleaved run)
 import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { Backend } from './backend.js';
@@ -12,7 +14,10 @@ import {
   GATEWAYS,
   REPO_ROOT,
   WSGATE_BASE_ARGS,
+  baselineCommit,
+  baselineGateway,
   ensureWebsockify,
+  isWsgate,
   mergeWsgateArgs,
   startGateway,
   unsupportedWsgateFlag,
@@ -20,7 +25,7 @@ import {
   type GatewayName,
 } from './gateways.js';
 import { isAlive } from './proc-stats.js';
-import { renderNotes, renderTable, summarize, type Results } from './report.js';
+import { columns, renderNotes, renderTable, summarize, type Results } from './report.js';
 import type { Ctx, Outcome, Scenario } from './scenarios/common.js';
 import { echo } from './scenarios/echo.js';
 import { idleSessions, setupRate, websockifyIdleCap } from './scenarios/sessions.js';
@@ -33,8 +38,12 @@ const arg = (name: string): string | undefined =>
 const quick = process.argv.includes('--quick');
 const rounds = Number(arg('rounds') ?? (quick ? 1 : 3));
 const only = arg('only')?.split(',');
-const gateways = arg('gateways')?.split(',') ?? GATEWAYS.map((g) => g.name);
 const globalWsgateArgs = arg('wsgate-args')?.split(/\s+/).filter(Boolean) ?? [];
+const baselineDir = arg('baseline');
+// The baseline runs right after wsgate so the pair sees the same machine load.
+const specs = baselineDir ? GATEWAYS.flatMap((g) => (g.name === 'wsgate' ? [g, baselineGateway(baselineDir)] : [g])) : GATEWAYS;
+const gateways = arg('gateways')?.split(',') ?? specs.map((g) => g.name);
+const cols = columns(baselineDir !== undefined);
 
 const allScenarios: Scenario[] = [
   tcpToWs(1),
@@ -53,12 +62,28 @@ const allScenarios: Scenario[] = [
 const scenarios = allScenarios.filter((s) => !only || only.includes(s.id));
 const wsgateArgsOf = (sc: Scenario): string[] => mergeWsgateArgs(sc.wsgateArgs ?? [], globalWsgateArgs);
 
-/** A reason not to run `sc` for `name`: the scenario's own, or a wsgate option this build lacks. */
+/** A reason not to run `sc` for `name`: the scenario's own, or a wsgate option this build (or the baseline's) lacks. */
 function skipReason(sc: Scenario, name: GatewayName): string | undefined {
   const args = wsgateArgsOf(sc);
-  const flag = name === 'wsgate' ? unsupportedWsgateFlag(args) : undefined;
-  if (flag) return `not run in ${sc.id}: it needs ${flag}, which this wsgate build does not offer yet`;
+  if (name === 'wsgate') {
+    const flag = unsupportedWsgateFlag(args);
+    if (flag) return `not run in ${sc.id}: it needs ${flag}, which this wsgate build does not offer yet`;
+  } else if (name === 'baseline') {
+    const flag = unsupportedWsgateFlag(args, baselineDir);
+    if (flag) return `not run in ${sc.id}: it needs ${flag}, which the baseline build's --help does not list`;
+  }
   return sc.skip?.(name, quick, args);
+}
+
+/**
+ * The gateways of one round. wsgate and the baseline swap places every other
+ * round, so neither always runs first after the previous scenario's load.
+ */
+function runOrder(round: number): GatewayName[] {
+  const names = specs.map((g) => g.name).filter((n) => gateways.includes(n));
+  const [a, b] = [names.indexOf('wsgate'), names.indexOf('baseline')];
+  if (round % 2 === 0 && a >= 0 && b >= 0) [names[a], names[b]] = [names[b]!, names[a]!];
+  return names;
 }
 
 /** A gateway that will not start or relay one byte is left out for the rest of the run. */
@@ -79,7 +104,7 @@ async function probe(ctx: Ctx): Promise<void> {
 
 async function runOne(sc: Scenario, name: GatewayName): Promise<Record<string, Outcome>> {
   const all = (o: Outcome): Record<string, Outcome> => Object.fromEntries(sc.metrics.map((m) => [m.id, o]));
-  const spec = GATEWAYS.find((g) => g.name === name)!;
+  const spec = specs.find((g) => g.name === name)!;
   const scope = new Scope();
   let pid = 0;
   try {
@@ -88,7 +113,7 @@ async function runOne(sc: Scenario, name: GatewayName): Promise<Record<string, O
     const port = await freePort();
     let ctx: Ctx;
     try {
-      const gw = await startGateway(spec, port, `127.0.0.1:${backend.port}`, name === 'wsgate' ? wsgateArgsOf(sc) : []);
+      const gw = await startGateway(spec, port, `127.0.0.1:${backend.port}`, isWsgate(name) ? wsgateArgsOf(sc) : []);
       pid = gw.pid;
       scope.add(() => gw.stop());
       ctx = { gw, backend, quick, scope };
@@ -96,7 +121,7 @@ async function runOne(sc: Scenario, name: GatewayName): Promise<Record<string, O
     } catch (e) {
       const why = `could not start or relay: ${(e as Error).message}`;
       // A start that failed only with this scenario's own options leaves the gateway enabled for the rest.
-      if (!(name === 'wsgate' && sc.wsgateArgs?.length)) disabled.set(name, why);
+      if (!(isWsgate(name) && sc.wsgateArgs?.length)) disabled.set(name, why);
       return all({ status: 'skipped', note: why });
     }
     backend.reset();
@@ -113,11 +138,12 @@ async function runOne(sc: Scenario, name: GatewayName): Promise<Record<string, O
 async function main(): Promise<void> {
   const badFlag = unsupportedWsgateFlag(globalWsgateArgs);
   if (badFlag) throw new Error(`--wsgate-args: wsgate --help does not list ${badFlag}`);
+  if (gateways.includes('baseline') && !baselineDir) throw new Error('--gateways lists baseline, but no --baseline=DIR was given');
   ensureWebsockify();
   const load = os.loadavg()[0]!;
   // Two cores: anything else running (a test suite, tsc) skews the numbers.
   if (load > 0.7) log(`warning: 1-min load average is ${load.toFixed(2)}; results will be noisy`);
-  for (const g of GATEWAYS) {
+  for (const g of specs) {
     const why = g.unavailable();
     if (why) disabled.set(g.name, why);
   }
@@ -125,7 +151,7 @@ async function main(): Promise<void> {
   const started = Date.now();
   for (let round = 1; round <= rounds; round++) {
     for (const sc of scenarios) {
-      for (const { name } of GATEWAYS.filter((g) => gateways.includes(g.name))) {
+      for (const name of runOrder(round)) {
         let out: Record<string, Outcome>;
         const skipWhy = disabled.get(name) ?? skipReason(sc, name);
         if (skipWhy) {
@@ -149,17 +175,18 @@ async function main(): Promise<void> {
     }
   }
 
-  const rows = summarize(scenarios.flatMap((s) => s.metrics), results, rounds);
+  const rows = summarize(scenarios.flatMap((s) => s.metrics), results, rounds, cols);
   const notes = [
     `websockify idle sessions capped at ${websockifyIdleCap(quick)}: 0.10 cannot hold more than ~500 (select() on fds >= 1024 fails in its session processes) and opens them slowly.`,
-    ...renderNotes(rows),
+    ...renderNotes(rows, cols),
     ...scenarios
       .filter((sc) => sc.wsgateArgs?.length && ranWsgate(results, sc))
       .map((sc) => `${sc.id} ran wsgate with ${wsgateArgsOf(sc).join(' ')}: several processes each grow their own heap, so per-session figures there run higher than in one process and are not directly comparable with the other rows.`),
   ];
   process.stdout.write(`\nwsgate bench (${quick ? 'quick' : 'full'}, ${rounds} round${rounds > 1 ? 's' : ''}; medians)\n`);
-  process.stdout.write(`${wsgateArgsLine()}\n\n`);
-  process.stdout.write(renderTable(rows) + '\n\n');
+  process.stdout.write(`${wsgateArgsLine()}\n`);
+  if (baselineDir) process.stdout.write(`baseline: ${baselineDir} (${baselineCommit(baselineDir) ?? 'git log failed'}), run with the same arguments as wsgate\n`);
+  process.stdout.write('\n' + renderTable(rows, cols) + '\n\n');
   process.stdout.write('Ratios: >1 means wsgate is better; "(inv)" rows are lower-is-better, so other/wsgate.\n');
   for (const n of new Set(notes)) process.stdout.write(`- ${n}\n`);
 
@@ -174,6 +201,7 @@ async function main(): Promise<void> {
     mode: quick ? 'quick' : 'full',
     rounds,
     seconds: Math.round((Date.now() - started) / 1000),
+    ...(baselineDir ? { baseline: { dir: baselineDir, commit: baselineCommit(baselineDir) ?? null } } : {}),
     wsgateArgs: Object.fromEntries(scenarios.map((sc) => [sc.id, [...WSGATE_BASE_ARGS, ...wsgateArgsOf(sc)]])),
     host: { loadavgAtStart: load, cpus: os.cpus().length, cpu: os.cpus()[0]?.model, node: process.version, websockify: websockifyVersion() },
     notes,
@@ -184,15 +212,17 @@ async function main(): Promise<void> {
       rounds: Object.fromEntries(Object.entries(s.cells).map(([g, c]) => [g, c.outcomes])),
       wsgateVsFloor: s.vsFloor,
       wsgateVsWebsockify: s.vsWebsockify,
+      ...(baselineDir ? { wsgateVsBaseline: s.vsBaseline ?? null } : {}),
     })),
   };
   writeFileSync(`${dir}/latest.json`, JSON.stringify(json, null, 2) + '\n');
   log(`wrote ${dir}/latest.json (${json.seconds} s total)`);
 }
 
-/** Whether wsgate produced any measurement (not a skip) in `sc`. */
+/** Whether wsgate (or the baseline, also run with these args) produced any measurement (not a skip) in `sc`. */
 function ranWsgate(results: Results, sc: Scenario): boolean {
-  const outs = results.get(sc.metrics[0]!.id)?.get('wsgate') ?? [];
+  const byGw = results.get(sc.metrics[0]!.id);
+  const outs = [...(byGw?.get('wsgate') ?? []), ...(byGw?.get('baseline') ?? [])];
   return outs.some((o) => o.status !== 'skipped' && o.status !== 'n/a');
 }
 

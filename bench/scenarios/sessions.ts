@@ -1,6 +1,6 @@
 // Many-session scenarios: idle memory/CPU and session setup rate.
 import { connectWs, closeWs, readBytes } from '../client.js';
-import { wsgateWorkers, type GatewayName } from '../gateways.js';
+import { isWsgate, wsgateWorkers, type GatewayName } from '../gateways.js';
 import { spawnIdleClients } from '../idle-clients.js';
 import { fdHardLimit, processTree, treeCpuSeconds, treePssKiB } from '../proc-stats.js';
 import { nowNs, pool, secondsSince, sleep } from '../util.js';
@@ -38,7 +38,7 @@ export function idleSessions(n: number, wsgateArgs?: string[]): Scenario {
     skip(gw: GatewayName, _quick: boolean, wsArgs: string[]) {
       // The @1000 row already shows websockify at its cap; a larger row would repeat it.
       if (gw === 'websockify') return n > 1000 ? 'not run: see its capped @1000 row' : undefined;
-      const procs = gw === 'wsgate' ? wsgateWorkers(wsArgs) : 1;
+      const procs = isWsgate(gw) ? wsgateWorkers(wsArgs) : 1;
       const perProc = Math.ceil((n * FDS_PER_SESSION) / procs) + FD_HEADROOM;
       if (perProc <= fdLimit) return undefined;
       const who = procs > 1 ? `each of ${procs} processes` : 'its one process';
