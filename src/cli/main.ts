@@ -8,6 +8,7 @@ import { createLogger } from '../observability/logger.js';
 import { Gateway } from '../server/gateway.js';
 import { parseCommandLine } from './args.js';
 import { helpText } from './options.js';
+import { releaseValidators } from '../config/validate.js';
 import { runPrimary } from '../cluster/primary.js';
 import { PrimaryLink, workerId } from '../cluster/worker.js';
 
@@ -47,6 +48,7 @@ export async function main(argv: string[]): Promise<number> {
     process.stderr.write(`wsgate: cannot start: ${(e as Error).message}\n`);
     return 1;
   }
+  releaseValidators(); // every config check is done: let the heap shrink
   if (link) {
     link.watch(gateway.registry);
     link.ready((listener, socket) => gateway.adopt(listener, socket));

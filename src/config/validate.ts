@@ -3,13 +3,25 @@ import AjvModule, { type ErrorObject } from 'ajv';
 import { configError, type Locator } from './errors.js';
 
 const Ajv = AjvModule.default;
-const ajv = new Ajv({ allErrors: false, strict: false });
-const compiled = new WeakMap<object, ReturnType<typeof ajv.compile>>();
+type Validator = ReturnType<InstanceType<typeof Ajv>['compile']>;
+
+// Made on first use and dropped by releaseValidators() once the gateway runs:
+// every validation happens at startup, and the instance with its compiled
+// schemas would otherwise stay in the heap that every garbage collection of
+// the relay has to mark (docs/performance.md).
+let ajv: InstanceType<typeof Ajv> | null = null;
+let compiled = new WeakMap<object, Validator>();
+
+export function releaseValidators(): void {
+  ajv = null;
+  compiled = new WeakMap();
+}
 
 /** Throws a ConfigError for the first schema violation of `value` found at `basePath`. */
 export function validateAgainst(schema: object, value: unknown, basePath: ReadonlyArray<string | number>, locate: Locator): void {
   let check = compiled.get(schema);
   if (!check) {
+    ajv ??= new Ajv({ allErrors: false, strict: false });
     check = ajv.compile(schema);
     compiled.set(schema, check);
   }
