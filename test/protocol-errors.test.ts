@@ -161,6 +161,29 @@ test('GET /healthz answers 200 with JSON status ok', { timeout: 10_000 }, async 
   assert.equal(JSON.parse(body).status, 'ok');
 });
 
+test('GET /healthz?loop=1 adds event-loop utilization and delay since the previous such request; plain /healthz does not', { timeout: 10_000 }, async () => {
+  const get = (path: string) =>
+    new Promise<Record<string, unknown>>((resolve, reject) => {
+      http.get({ host: '127.0.0.1', port: gw.port, path, agent: false }, (res) => {
+        let body = '';
+        res.on('data', (c) => (body += c));
+        res.on('end', () => resolve(JSON.parse(body) as Record<string, unknown>));
+      }).on('error', reject);
+    });
+  assert.equal((await get('/healthz')).eventLoop, undefined);
+  await get('/healthz?loop=1'); // starts the sampler, opens a window
+  const busyUntil = Date.now() + 150;
+  setTimeout(() => {
+    while (Date.now() < busyUntil); // the gateway runs in this process: block its loop
+  }, 50);
+  await new Promise((r) => setTimeout(r, 400));
+  const { eventLoop } = (await get('/healthz?loop=1')) as { eventLoop: { utilization: number; delayMs: { p50: number; p99: number; max: number }; windowMs: number } };
+  assert.ok(eventLoop.windowMs >= 350 && eventLoop.windowMs < 5000, `window ${eventLoop.windowMs}`);
+  assert.ok(eventLoop.utilization > 0.2 && eventLoop.utilization <= 1, `utilization ${eventLoop.utilization}`);
+  assert.ok(eventLoop.delayMs.max >= 50, `a 100 ms block shows as delay: ${JSON.stringify(eventLoop.delayMs)}`);
+  assert.ok(eventLoop.delayMs.p50 <= eventLoop.delayMs.p99 && eventLoop.delayMs.p99 <= eventLoop.delayMs.max);
+});
+
 // ---- after the handshake: close codes ----
 
 test('a message one byte over maxMessageSize closes with 1009', { timeout: 10_000 }, async () => {
