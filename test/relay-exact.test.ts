@@ -54,9 +54,9 @@ function serveBackend(socket: net.Socket, plan: Plan): Promise<{ sent: string; r
  * random-sized messages (binary frames, or base64 text frames) while hashing
  * what arrives, checks every received frame's type, and waits for the close.
  */
-async function runClient(url: string, protocols: string[] | undefined, plan: Plan) {
+async function runClient(url: string, protocols: string[] | undefined, plan: Plan, options: { perMessageDeflate?: boolean } = {}) {
   const base64 = protocols?.[0] === 'base64';
-  const ws = new WebSocket(url, protocols);
+  const ws = new WebSocket(url, protocols, options);
   const upgrade = once(ws, 'upgrade');
   const sink = hashSink();
   let wrongType = 0;
@@ -84,20 +84,20 @@ async function runClient(url: string, protocols: string[] | undefined, plan: Pla
     else await new Promise<void>((resolve, reject) => ws.send(data, { binary: !base64 }, (err) => (err ? reject(err) : resolve())));
   }
   const { code } = await end;
-  return { code, sent: out.digest(), received: sink.digest(), receivedBytes: sink.bytes, wrongType, badBase64, protocol: ws.protocol, headers: response.headers };
+  return { code, sent: out.digest(), received: sink.digest(), receivedBytes: sink.bytes, wrongType, badBase64, protocol: ws.protocol, headers: response.headers, extensions: ws.extensions };
 }
 
 /** One full-duplex session through a tcp-proxy route to a fresh backend; asserts both directions are exact. */
-async function exchange(t: TestContext, protocols: string[] | undefined, plan: Plan) {
+async function exchange(t: TestContext, protocols: string[] | undefined, plan: Plan, deflate = false) {
   let backendResult: ReturnType<typeof serveBackend> | undefined;
   const backend = await startBackend((s) => {
     backendResult = serveBackend(s, plan);
     backendResult.catch(() => {}); // awaited below; this only keeps an early failure from being unhandled
   });
   t.after(() => backend.close());
-  const gw = await startGateway({ routes: [{ path: '/p', handler: 'tcp-proxy', target: `127.0.0.1:${backend.port}` }] });
+  const gw = await startGateway({ routes: [{ path: '/p', handler: 'tcp-proxy', target: `127.0.0.1:${backend.port}`, ...(deflate ? { perMessageDeflate: true } : {}) }] });
   t.after(() => gw.stop());
-  const client = await runClient(gw.url('/p'), protocols, plan);
+  const client = await runClient(gw.url('/p'), protocols, plan, { perMessageDeflate: deflate });
   const server = await backendResult!;
   assert.equal(client.receivedBytes, plan.down, 'backend -> client byte count');
   assert.equal(client.received, server.sent, 'backend -> client sha256');
@@ -114,6 +114,11 @@ test('binary: 256 MiB each way at once, random message and chunk sizes, byte-exa
   const client = await exchange(t, ['binary'], { down: 256 * MiB, up: 256 * MiB, seed: 11 });
   assert.equal(client.protocol, 'binary');
   assert.equal(client.headers['sec-websocket-protocol'], 'binary');
+});
+
+test('permessage-deflate: 48 MiB each way compressed, byte-exact (read buffers lent to the frame wait for zlib)', { timeout: 60_000 }, async (t) => {
+  const client = await exchange(t, ['binary'], { down: 48 * MiB, up: 48 * MiB, seed: 29 }, true);
+  assert.match(client.extensions, /permessage-deflate/);
 });
 
 test('base64: 128 MiB each way at once as text frames, byte-exact', { timeout: 60_000 }, async (t) => {

@@ -258,8 +258,9 @@ export class Session extends EventEmitter {
       });
       // Nothing left in ws or the socket: the kernel took every byte during
       // send(), so the lender may reuse its memory now rather than a tick
-      // later (the relay reads on without pausing). Not with compression,
-      // which reads the data on zlib's thread after send() returns.
+      // later (the relay reads on without pausing). With compression zlib
+      // reads the data on another thread after send() returns; ws counts
+      // those bytes as buffered, and we do not rely on that alone.
       if (this.#ws.bufferedAmount === 0 && !this.#ws.extensions) once();
     } else if (needsCallback) this.#ws.send(data, { binary, fin }, this.#onWritten);
     else this.#ws.send(data, { binary, fin });
