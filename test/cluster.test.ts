@@ -6,7 +6,7 @@ import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { WebSocket } from 'ws';
@@ -197,4 +197,20 @@ test('--workers 2 --cert: the workers speak TLS on connections the primary accep
   await Promise.all(clients.map((c, i) => echoes(c, `secure ${i}`)));
   cli.child.kill('SIGTERM');
   assert.equal((await cli.exited).code, 0);
+});
+
+test('workers and maxSessions in the config file: two processes, the limit across them', { timeout: 30_000 }, async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'wsgate-cluster-config-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const file = join(dir, 'gateway.yaml');
+  writeFileSync(file, ['listen: 127.0.0.1:0', 'workers: 2', 'maxSessions: 2', 'routes:', '  - path: /echo', '    handler: echo', ''].join('\n'));
+  const cli = await spawnCli(['--config', file]);
+  t.after(() => cli.child.kill('SIGKILL'));
+  let h!: Health;
+  await until(async () => (h = await health(cli.port)).workers?.length === 2, 10_000, () => JSON.stringify(h));
+  const url = `ws://127.0.0.1:${cli.port}/echo`;
+  const clients = await Promise.all([connect(url), connect(url)]);
+  t.after(() => clients.forEach((c) => c.terminate()));
+  assert.equal(await handshakeStatus(url), 503);
+  await until(async () => (h = await health(cli.port)).workers!.every((w) => w.sessions === 1), 5000, () => JSON.stringify(h));
 });

@@ -16,6 +16,8 @@ import { isWsgateMessage, WORKER_ID_ENV, type PrimaryMessage, type WorkerMessage
 /** More deaths than this within CRASH_WINDOW_MS means the workers cannot run: give up. */
 const CRASH_LIMIT = 5;
 const CRASH_WINDOW_MS = 60_000;
+/** Workers that are not all ready by then (a plugin hanging in its factory) fail the start. */
+const STARTUP_TIMEOUT_MS = 60_000;
 
 interface Member {
   id: number;
@@ -158,7 +160,12 @@ export async function runPrimary(config: GatewayConfig, log: Logger, listenTimeo
   };
   cluster.setupPrimary({ silent: false });
   for (let id = 1; id <= config.workers; id++) fork(id);
+  const startupTimer = setTimeout(() => {
+    log.fatal({ timeoutMs: STARTUP_TIMEOUT_MS, ready: [...members.values()].filter((m) => m.ready).length }, 'workers did not start in time');
+    settleStart(1);
+  }, STARTUP_TIMEOUT_MS);
   const failed = await startup;
+  clearTimeout(startupTimer);
   started = true;
   if (failed !== null) {
     killAll();
