@@ -2,8 +2,7 @@
 // one at a time (to pair each with the WS session that caused it) or install
 // a handler (echo, idle, one-byte).
 import net from 'node:net';
-import { createHash } from 'node:crypto';
-import { chunks } from './data.js';
+import { chunks, StreamCheck } from './data.js';
 import { nowNs } from './util.js';
 
 export class Backend {
@@ -86,7 +85,8 @@ export async function sendStream(s: net.Socket, id: number, total: number, size:
 
 export interface SinkResult {
   bytes: number;
-  hash: string;
+  intact: boolean;
+  firstBad: number | undefined;
   /** hrtime when `expected` bytes had arrived, or of the last byte if they never did. */
   tEnd: bigint | undefined;
 }
@@ -100,9 +100,9 @@ export interface Sink {
   stop(): void;
 }
 
-/** Hashes everything arriving on `s` until `expected` bytes arrived. */
-export function sink(s: net.Socket, expected: number): Sink {
-  const hash = createHash('sha256');
+/** Checks everything arriving on `s` against stream `id` until `expected` bytes arrived. */
+export function sink(s: net.Socket, id: number, expected: number, size: number): Sink {
+  const check = new StreamCheck(id, expected, size);
   let bytes = 0;
   let tLast: bigint | undefined;
   let finish!: () => void;
@@ -112,11 +112,11 @@ export function sink(s: net.Socket, expected: number): Sink {
       if (finished) return;
       finished = true;
       s.removeListener('data', onData);
-      resolve({ bytes, hash: hash.digest('hex'), tEnd: tLast });
+      resolve({ bytes, intact: check.intact, firstBad: check.firstBad, tEnd: tLast });
     };
   });
   const onData = (d: Buffer): void => {
-    hash.update(d);
+    check.add(d);
     bytes += d.length;
     tLast = nowNs();
     if (bytes >= expected) finish();

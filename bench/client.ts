@@ -1,9 +1,8 @@
 // WebSocket client side of the scenarios. Every gateway gets the same offer:
 // no subprotocol and no permessage-deflate (websockify 0.10 accepts "no
 // subprotocol" and would ignore the compression offer anyway).
-import { createHash } from 'node:crypto';
 import WebSocket from 'ws';
-import { chunks } from './data.js';
+import { chunks, StreamCheck } from './data.js';
 import { nowNs } from './util.js';
 
 /** Starts a connection; listeners can be attached to `ws` before it opens. */
@@ -32,27 +31,29 @@ export async function openWs(url: string): Promise<WebSocket> {
 
 export interface RecvResult {
   bytes: number;
-  hash: string;
+  /** Every byte as expected (checked as it arrived). */
+  intact: boolean;
+  firstBad: number | undefined;
   tFull: bigint | undefined;
   /** hrtime of the last message (end of transfer even when bytes went missing). */
   tLast: bigint | undefined;
   closeCode: number;
 }
 
-/** Hashes every received byte until the gateway closes the session. */
-export function receiveAll(ws: WebSocket, expected: number): Promise<RecvResult> {
+/** Checks every received byte against stream `id` until the gateway closes the session. */
+export function receiveAll(ws: WebSocket, id: number, expected: number, size: number): Promise<RecvResult> {
   return new Promise((resolve) => {
-    const hash = createHash('sha256');
+    const check = new StreamCheck(id, expected, size);
     let bytes = 0;
     let tFull: bigint | undefined;
     let tLast: bigint | undefined;
     ws.on('message', (d: Buffer) => {
-      hash.update(d);
+      check.add(d);
       bytes += d.length;
       tLast = nowNs();
       if (bytes >= expected && tFull === undefined) tFull = tLast;
     });
-    ws.once('close', (code) => resolve({ bytes, hash: hash.digest('hex'), tFull, tLast, closeCode: code }));
+    ws.once('close', (code) => resolve({ bytes, intact: check.intact, firstBad: check.firstBad, tFull, tLast, closeCode: code }));
   });
 }
 
