@@ -49,10 +49,14 @@ export function relay(session: Session, backend: Socket, reader: BackendReader, 
     }
   });
 
-  const resumeClient = () => {
+  // One permanent listener rather than once() per pause: a bulk upload pauses
+  // at nearly every message (the socket's 16 KiB write mark), and once() costs
+  // a wrapper, a bound function and a removeListener each time.
+  backend.on('drain', () => {
+    if (!clientPaused) return;
     clientPaused = false;
     session.resumeReading();
-  };
+  });
   session.on('message', (data: Buffer) => {
     if (opts.traffic) opts.log.trace({ sid: session.id, dir: 'client>backend', bytes: data.length }, 'traffic');
     const bytes = base64 ? decodeBase64(data) : data;
@@ -64,7 +68,6 @@ export function relay(session: Session, backend: Socket, reader: BackendReader, 
     if (!backend.write(bytes) && !clientPaused) {
       clientPaused = true;
       session.pauseReading();
-      backend.once('drain', resumeClient);
     }
   });
 
