@@ -36,7 +36,7 @@ export const OPTIONS: OptionSpec[] = [
   { name: 'close-timeout', value: 'SECONDS', help: 'how long a close handshake may take (default 5)' },
   { name: 'grace-period', value: 'SECONDS', help: 'on SIGTERM/SIGINT, how long sessions may go on before close 1001 (default 3)' },
   { name: 'health', value: 'PATH', help: 'health endpoint path (default /healthz); "off" disables it' },
-  { name: 'workers', value: 'N', help: 'serve the port from N processes ("auto": one per core); default 1 (see docs/performance.md)' },
+  { name: 'workers', value: 'N', help: 'serve the port from N processes ("auto": one per core); default 1 (README: Several processes)' },
   { name: 'max-sessions', value: 'N', help: 'most sessions open at once (across all workers); more are refused with 503' },
   { name: 'web', value: 'DIR', help: 'serve the files in DIR on the same port (GET/HEAD; WebSocket paths win; no listings)' },
   { name: 'novnc', help: 'serve the noVNC client: open http://HOST:PORT/vnc.html (see docs/novnc.md)' },
