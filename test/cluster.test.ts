@@ -10,7 +10,11 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { WebSocket } from 'ws';
-import { closed, connect, handshakeStatus, runCli, spawnCli, startBackend } from './helpers.js';
+import net from 'node:net';
+import { closed, connect, handshakeStatus, runCli, spawnCli, startBackend, REPO_ROOT } from './helpers.js';
+import { buildConfig } from '../src/config/build.js';
+import { createLogger } from '../src/observability/logger.js';
+import { Gateway } from '../src/server/gateway.js';
 
 interface Health {
   status: string;
@@ -213,4 +217,24 @@ test('workers and maxSessions in the config file: two processes, the limit acros
   t.after(() => clients.forEach((c) => c.terminate()));
   assert.equal(await handshakeStatus(url), 503);
   await until(async () => (h = await health(cli.port)).workers!.every((w) => w.sessions === 1), 5000, () => JSON.stringify(h));
+});
+
+test('a worker-style gateway (adopting sockets, never listening) closes idle keep-alive connections when it stops', { timeout: 20_000 }, async (t) => {
+  const config = buildConfig({ listen: '127.0.0.1:0', routes: [{ path: '/echo', handler: 'echo' }] }, () => undefined, REPO_ROOT);
+  const gateway = new Gateway(config, createLogger('silent'));
+  await gateway.start({ listen: false });
+  const front = net.createServer((s) => gateway.adopt(0, s));
+  await new Promise<void>((r) => front.listen(0, '127.0.0.1', r));
+  t.after(() => front.close());
+  const client = net.connect((front.address() as net.AddressInfo).port, '127.0.0.1');
+  t.after(() => client.destroy());
+  let answer = '';
+  client.on('data', (d) => (answer += d));
+  client.write('GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: keep-alive\r\n\r\n');
+  await until(() => /\r\n\r\n\{.*\}\n$/s.test(answer), 5000, () => `answer so far: ${JSON.stringify(answer)}`);
+  assert.match(answer, /^HTTP\/1.1 200/);
+  const closedAt = new Promise<void>((r) => client.once('close', () => r()));
+  await gateway.stop(0);
+  // Node tracks an HTTP server's connections (timeouts, closeIdleConnections) only once it has emitted 'listening'.
+  await Promise.race([closedAt, new Promise((_, reject) => setTimeout(() => reject(new Error('idle connection still open 2 s after stop()')), 2000))]);
 });

@@ -6,6 +6,8 @@ import type { ClusterStatus } from '../server/gateway.js';
 export type WorkerMessage =
   /** The gateway is started and takes connections. */
   | { wsgate: 'ready' }
+  /** The socket of 'connection' `id` arrived: the primary may close its own copy. */
+  | { wsgate: 'adopted'; id: number }
   /** A connection handed over with 'connection' has closed (the primary balances on open connections). */
   | { wsgate: 'closed' }
   /** This worker's live and total session counts, sent when they change (coalesced). */
@@ -18,7 +20,7 @@ export type WorkerMessage =
 
 export type PrimaryMessage =
   /** Comes with an accepted socket as the handle; `listener` indexes config.listen. */
-  | { wsgate: 'connection'; listener: number }
+  | { wsgate: 'connection'; id: number; listener: number }
   | { wsgate: 'admitted'; id: number; ok: boolean }
   | { wsgate: 'status'; id: number; status: ClusterStatus }
   /** Stop gracefully; graceMs null = let sessions run until they end (--timeout). */

@@ -29,6 +29,8 @@ interface Member {
   total: number;
   /** Session-limit slots this worker holds. */
   slots: number;
+  /** Sockets sent and not yet acknowledged: the primary keeps its copy until then, and closes it if the worker dies first. */
+  inFlight: Map<number, net.Socket>;
 }
 
 export async function runPrimary(config: GatewayConfig, log: Logger, listenTimeoutMs: number): Promise<number> {
@@ -60,17 +62,22 @@ export async function runPrimary(config: GatewayConfig, log: Logger, listenTimeo
     for (const m of ready) if (m.connections < best.connections) best = m;
     return best;
   };
-  const handOver = (socket: net.Socket, listener: number, attempts = 2) => {
+  let nextConnectionId = 1;
+  const handOver = (socket: net.Socket, listener: number) => {
     const member = pick();
-    if (!member || attempts === 0) {
+    if (!member) {
       socket.destroy(); // no worker to take it (all restarting): the client retries
       return;
     }
+    const id = nextConnectionId++;
     member.connections++;
-    member.worker.send({ wsgate: 'connection', listener } satisfies PrimaryMessage, socket, { keepOpen: false }, (err) => {
-      if (!err) return;
+    member.inFlight.set(id, socket);
+    // keepOpen: our copy stays ours until the worker says it has its own ('adopted'), so a
+    // worker that dies with handoffs queued cannot leave them open and unowned here.
+    member.worker.send({ wsgate: 'connection', id, listener } satisfies PrimaryMessage, socket, { keepOpen: true }, (err) => {
+      if (!err || !member.inFlight.delete(id)) return;
       member.connections--;
-      if (!socket.destroyed) handOver(socket, listener, attempts - 1);
+      socket.destroy();
     });
   };
 
@@ -90,14 +97,19 @@ export async function runPrimary(config: GatewayConfig, log: Logger, listenTimeo
 
   const fork = (id: number) => {
     const worker = cluster.fork({ [WORKER_ID_ENV]: String(id) });
-    const member: Member = { id, worker, ready: false, connections: 0, open: 0, total: 0, slots: 0 };
+    const member: Member = { id, worker, ready: false, connections: 0, open: 0, total: 0, slots: 0, inFlight: new Map() };
     members.set(id, member);
     worker.on('message', (m: unknown) => {
-      if (!isWsgateMessage<WorkerMessage>(m)) return;
+      // A dead worker's last messages may arrive after its 'exit': they must not move the counts.
+      if (!isWsgateMessage<WorkerMessage>(m) || members.get(id) !== member) return;
       switch (m.wsgate) {
         case 'ready':
           member.ready = true;
           if (!started && [...members.values()].every((x) => x.ready)) settleStart(null);
+          break;
+        case 'adopted':
+          member.inFlight.get(m.id)?.destroy(); // closes our descriptor only; the worker holds its own
+          member.inFlight.delete(m.id);
           break;
         case 'closed':
           member.connections = Math.max(0, member.connections - 1);
@@ -129,7 +141,11 @@ export async function runPrimary(config: GatewayConfig, log: Logger, listenTimeo
     worker.on('exit', (code, signal) => {
       members.delete(id);
       slots -= member.slots;
+      member.slots = 0;
       totalOfGone += member.total;
+      // Handoffs it never acknowledged: our copy is the last one, so this closes them for the client.
+      for (const socket of member.inFlight.values()) socket.destroy();
+      member.inFlight.clear();
       if (!started) {
         // A worker that cannot start (bad plugin, unreadable file) fails the whole start, with its exit code.
         settleStart(code || 1);
@@ -194,7 +210,8 @@ export async function runPrimary(config: GatewayConfig, log: Logger, listenTimeo
   log.info({ workers: config.workers, pids: [...members.values()].map((m) => m.worker.process.pid), maxSessions: config.maxSessions || undefined }, 'ready');
 
   let signals = 0;
-  const onSignal = (sig: string) => stopAll(signals++ === 0 ? config.gracePeriod : 0, sig); // a second signal: no grace
+  // A second signal, or one after --timeout began the stop, means: no more grace.
+  const onSignal = (sig: string) => stopAll(signals++ === 0 && !stopping ? config.gracePeriod : 0, sig);
   process.on('SIGINT', () => onSignal('SIGINT'));
   process.on('SIGTERM', () => onSignal('SIGTERM'));
   if (listenTimeoutMs > 0) setTimeout(() => stopAll(null, '--timeout reached'), listenTimeoutMs).unref();

@@ -20,6 +20,8 @@ export class PrimaryLink implements ClusterHooks {
   readonly #admits = new Map<number, (ok: boolean) => void>();
   readonly #statuses = new Map<number, (s: ClusterStatus) => void>();
   #stopHandler: ((graceMs: number | null, why: string) => void) | null = null;
+  /** A stop that came before onStop() (the primary stopped while this worker was still starting). */
+  #pendingStop: { graceMs: number | null; why: string } | null = null;
   #reportQueued = false;
   #adopt: ((listener: number, socket: Socket) => void) | null = null;
 
@@ -33,7 +35,7 @@ export class PrimaryLink implements ClusterHooks {
         : UNLIMITED;
     process.on('message', (m: unknown, handle: unknown) => {
       if (!isWsgateMessage<PrimaryMessage>(m)) return;
-      if (m.wsgate === 'connection') this.#onConnection(m.listener, handle as Socket | undefined);
+      if (m.wsgate === 'connection') this.#onConnection(m.id, m.listener, handle as Socket | undefined);
       else this.#onMessage(m);
     });
     // The primary went away (killed, crashed): nobody will restart us or route to us.
@@ -42,7 +44,7 @@ export class PrimaryLink implements ClusterHooks {
       for (const resolve of this.#statuses.values()) resolve({ sessions: 0, sessionsTotal: 0, workers: [] });
       this.#admits.clear();
       this.#statuses.clear();
-      this.#stopHandler?.(0, 'the primary process is gone');
+      this.#stop(0, 'the primary process is gone');
     });
   }
 
@@ -70,8 +72,12 @@ export class PrimaryLink implements ClusterHooks {
     this.#send({ wsgate: 'ready' });
   }
 
-  #onConnection(listener: number, socket: Socket | undefined): void {
-    if (!socket) return; // the client left while the handle was in flight
+  #onConnection(id: number, listener: number, socket: Socket | undefined): void {
+    if (!socket) {
+      this.#send({ wsgate: 'closed' }); // the handle did not survive the trip: nothing to count
+      return;
+    }
+    this.#send({ wsgate: 'adopted', id });
     socket.once('close', () => this.#send({ wsgate: 'closed' }));
     if (this.#adopt) this.#adopt(listener, socket);
     else socket.destroy();
@@ -79,12 +85,22 @@ export class PrimaryLink implements ClusterHooks {
 
   onStop(handler: (graceMs: number | null, why: string) => void): void {
     this.#stopHandler = handler;
+    if (!process.connected) this.#pendingStop ??= { graceMs: 0, why: 'the primary process is gone' };
+    const pending = this.#pendingStop;
+    this.#pendingStop = null;
+    if (pending) handler(pending.graceMs, pending.why);
+  }
+
+  #stop(graceMs: number | null, why: string): void {
+    if (this.#stopHandler) this.#stopHandler(graceMs, why);
+    // Keep the most urgent one: a later "no grace" wins over an earlier grace period.
+    else if (!this.#pendingStop || graceMs === 0) this.#pendingStop = { graceMs, why };
   }
 
   #onMessage(m: Exclude<PrimaryMessage, { wsgate: 'connection' }>): void {
     if (m.wsgate === 'admitted') this.#settle(this.#admits, m.id, m.ok);
     else if (m.wsgate === 'status') this.#settle(this.#statuses, m.id, m.status);
-    else if (m.wsgate === 'stop') this.#stopHandler?.(m.graceMs, 'the primary process asked');
+    else if (m.wsgate === 'stop') this.#stop(m.graceMs, 'the primary process asked');
   }
 
   #ask<T>(pending: Map<number, (v: T) => void>, message: (id: number) => WorkerMessage, ifGone: T): Promise<T> {

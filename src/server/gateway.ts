@@ -81,7 +81,13 @@ export class Gateway {
         else socket.destroy();
       });
       this.#servers.push(server);
-      if (!listen) continue;
+      if (!listen) {
+        // Node starts an HTTP server's connection tracking (headersTimeout, requestTimeout,
+        // closeIdleConnections) on 'listening'; a worker's servers never listen, so start it here.
+        // Without it, a client that sends half a request would hold its connection forever.
+        server.emit('listening');
+        continue;
+      }
       await new Promise<void>((resolve, reject) => {
         server.once('error', reject);
         server.listen({ host: addr.host, port: addr.port }, () => {
