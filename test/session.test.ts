@@ -19,7 +19,7 @@ async function pair(opts: Partial<SessionOptions> = {}) {
   const client = new WebSocket(`ws://127.0.0.1:${port}`);
   await once(client, 'open');
   const [ws] = (await serverSide) as [WebSocket];
-  const session = new Session(ws, { ...SESSION_DEFAULTS, ...opts }, { remoteAddress: '127.0.0.1', route: '/t', protocol: '' });
+  const session = new Session(ws, { ...SESSION_DEFAULTS, ...opts }, { remoteAddress: '127.0.0.1', route: '/t', path: '/t', protocol: '' });
   const messages: Array<{ data: Buffer; binary: boolean }> = [];
   client.on('message', (data: Buffer, binary: boolean) => messages.push({ data, binary }));
   return {

@@ -49,8 +49,7 @@ function giveBack(buffer: Buffer): void {
 export type ChunkConsumer = (chunk: Buffer, release: (() => void) | null) => void;
 
 export class BackendReader {
-  /** Pass as net.connect's `onread` option. */
-  readonly onread: OnReadOpts;
+
   #socket: Socket | null = null;
   #consumer: ChunkConsumer | null = null;
   /** Data that arrived before a consumer was attached (copies). */
@@ -69,8 +68,9 @@ export class BackendReader {
   #held = false;
   #paused = false;
 
-  constructor() {
-    this.onread = {
+  /** Pass as net.connect's `onread` option (made on request: the socket keeps its functions, not the object). */
+  get onread(): OnReadOpts {
+    return {
       buffer: () => this.#own ?? landing,
       callback: (n: number, buf: Uint8Array) => this.#onRead(n, buf as Buffer),
     };

@@ -19,6 +19,8 @@ export interface RelayOptions {
 }
 
 export function relay(session: Session, backend: Socket, reader: BackendReader, opts: RelayOptions): void {
+  // Taken apart so the listeners below (which live as long as the session) do not keep `opts`.
+  const { traffic, log, closeTimeoutMs } = opts;
   const base64 = opts.encoding === 'base64';
   let backendPaused = false;
   let clientPaused = false;
@@ -29,7 +31,7 @@ export function relay(session: Session, backend: Socket, reader: BackendReader, 
     reader.unhold();
   };
   reader.attach((chunk, release) => {
-    if (opts.traffic) opts.log.trace({ sid: session.id, dir: 'backend>client', bytes: chunk.length }, 'traffic');
+    if (traffic) log.trace({ sid: session.id, dir: 'backend>client', bytes: chunk.length }, 'traffic');
     if (!session.isOpen) {
       release?.(); // closing: the client will not get more
       return;
@@ -58,7 +60,7 @@ export function relay(session: Session, backend: Socket, reader: BackendReader, 
     session.resumeReading();
   });
   session.on('message', (data: Buffer) => {
-    if (opts.traffic) opts.log.trace({ sid: session.id, dir: 'client>backend', bytes: data.length }, 'traffic');
+    if (traffic) log.trace({ sid: session.id, dir: 'client>backend', bytes: data.length }, 'traffic');
     const bytes = base64 ? decodeBase64(data) : data;
     if (!bytes) {
       session.close(1007, 'invalid base64 payload');
@@ -85,7 +87,7 @@ export function relay(session: Session, backend: Socket, reader: BackendReader, 
     reader.unhold();
     if (backend.destroyed) return;
     backend.end(); // after every byte already written
-    const timer = setTimeout(() => backend.destroy(), opts.closeTimeoutMs);
+    const timer = setTimeout(() => backend.destroy(), closeTimeoutMs);
     timer.unref();
     backend.once('close', () => clearTimeout(timer));
     // Read (and drop) until the backend closes its side; lent chunks were released by the session.

@@ -170,34 +170,28 @@ function openSession(
   info: { remoteAddress: string; path: string; protocol: string; target: string; params: Record<string, string> },
   state: unknown,
 ): Session {
-  const session = new Session(ws, route.config, { remoteAddress: info.remoteAddress, route: route.config.path, protocol: info.protocol });
+  const session = new Session(ws, route.config, { remoteAddress: info.remoteAddress, route: route.config.path, path: info.path, protocol: info.protocol });
   session.target = info.target;
   session.params = info.params;
-  // No child logger kept per session (each costs ~1 KiB for as long as the session lives): the
-  // few lines a session writes carry its fields explicitly.
-  const fields = { remote: info.remoteAddress, path: info.path, sid: session.id };
   const { log } = env;
   env.registry.add(session);
-  log.info({ ...fields, route: route.config.path, target: info.target || undefined, protocol: info.protocol || undefined }, 'session open');
+  log.info({ ...logFields(session), target: session.target || undefined, protocol: info.protocol || undefined }, 'session open');
   const { handler } = route;
-  const fail = (what: string, err: unknown) => {
-    log.error({ ...fields, err }, `handler ${what}() threw`);
-    session.close(1011, 'internal error');
-  };
+  // What these listeners capture lives as long as the session: the session, the handler and its
+  // state, the shared logger; no per-session logger or request objects (memory per idle session).
   session.on('message', (data, isBinary) => {
-    if (log.isLevelEnabled('trace')) log.trace({ ...fields, bytes: data.length, binary: isBinary }, 'message from client');
+    if (log.isLevelEnabled('trace')) log.trace({ ...logFields(session), bytes: data.length, binary: isBinary }, 'message from client');
     try {
       handler.message?.(state, session, data, isBinary);
     } catch (err) {
-      fail('message', err);
+      handlerFailed(log, session, 'message', err);
     }
   });
   session.on('close', (closeInfo) => {
     log.info(
       {
-        ...fields,
-        route: route.config.path,
-        target: info.target || undefined,
+        ...logFields(session),
+        target: session.target || undefined,
         bytesIn: session.bytesIn,
         bytesOut: session.bytesOut,
         messagesIn: session.messagesIn,
@@ -212,13 +206,23 @@ function openSession(
     try {
       handler.close?.(state, session, closeInfo);
     } catch (err) {
-      log.error({ ...fields, err }, 'handler close() threw');
+      log.error({ ...logFields(session), err }, 'handler close() threw');
     }
   });
   try {
     handler.open?.(state, session);
   } catch (err) {
-    fail('open', err);
+    handlerFailed(log, session, 'open', err);
   }
   return session;
+}
+
+/** The fields every line about a session carries (made when a line is written, not kept). */
+function logFields(session: Session): { remote: string; path: string; sid: string; route: string } {
+  return { remote: session.meta.remoteAddress, path: session.meta.path, sid: session.id, route: session.meta.route };
+}
+
+function handlerFailed(log: Logger, session: Session, what: string, err: unknown): void {
+  log.error({ ...logFields(session), err }, `handler ${what}() threw`);
+  session.close(1011, 'internal error');
 }

@@ -45,7 +45,10 @@ export interface CloseInfo {
 
 export interface SessionMeta {
   remoteAddress: string;
+  /** The route's path ("*" for the websockify form). */
   route: string;
+  /** The path the client asked for (no query: it may carry a token). */
+  path: string;
   protocol: string;
 }
 
@@ -254,7 +257,7 @@ export class Session extends EventEmitter {
       };
       this.#ws.send(data, { binary, fin }, (err) => {
         once(err);
-        if (needsCallback) this.#onWritten(err);
+        if (needsCallback) this.#afterWrite(err);
       });
       // Nothing left in ws or the socket: the kernel took every byte during
       // send(), so the lender may reuse its memory now rather than a tick
@@ -262,14 +265,15 @@ export class Session extends EventEmitter {
       // reads the data on another thread after send() returns; ws counts
       // those bytes as buffered, and we do not rely on that alone.
       if (this.#ws.bufferedAmount === 0 && !this.#ws.extensions) once();
-    } else if (needsCallback) this.#ws.send(data, { binary, fin }, this.#onWritten);
+    } else if (needsCallback) this.#ws.send(data, { binary, fin }, (err) => this.#afterWrite(err));
     else this.#ws.send(data, { binary, fin });
   }
 
-  readonly #onWritten = (err?: Error): void => {
+  // A method, not a per-session arrow: the callback is made only for writes above the mark.
+  #afterWrite(err?: Error): void {
     // A failed write means the connection is going down; 'close' rejects the waiters.
     if (!err) this.#checkDrain();
-  };
+  }
 
   #activate(stream: MessageStream): void {
     this.#active = stream;
