@@ -238,3 +238,55 @@ test('a worker-style gateway (adopting sockets, never listening) closes idle kee
   // Node tracks an HTTP server's connections (timeouts, closeIdleConnections) only once it has emitted 'listening'.
   await Promise.race([closedAt, new Promise((_, reject) => setTimeout(() => reject(new Error('idle connection still open 2 s after stop()')), 2000))]);
 });
+
+interface Listed {
+  sessions: Array<{ id: string; pid: number; worker?: number; route: string; path: string; remote: string; target: string; bytesIn: number; messagesIn: number }>;
+}
+
+function getJson<T>(port: number, path: string): Promise<{ status: number; body: T }> {
+  return new Promise((resolve, reject) => {
+    http
+      .get({ host: '127.0.0.1', port, path, agent: false }, (res) => {
+        let body = '';
+        res.on('data', (c) => (body += c));
+        res.on('end', () => resolve({ status: res.statusCode!, body: (res.headers['content-type']?.startsWith('application/json') ? JSON.parse(body) : body) as T }));
+      })
+      .on('error', reject);
+  });
+}
+
+test('--sessions-path lists the live sessions of every worker (to a loopback client)', { timeout: 30_000 }, async (t) => {
+  const { url, port, pids, backend } = await cluster(t, ['--workers', '2', '--sessions-path', '/sessions'], 2);
+  const clients = await Promise.all(Array.from({ length: 6 }, () => connect(`${url}desk?token=secret-value`, 'binary')));
+  t.after(() => clients.forEach((c) => c.terminate()));
+  await Promise.all(clients.map((c, i) => echoes(c, `list ${i}`)));
+  let listed!: Listed;
+  await until(async () => (listed = (await getJson<Listed>(port, '/sessions')).body).sessions.length === 6, 5000, () => JSON.stringify(listed));
+  assert.deepEqual(new Set(listed.sessions.map((s) => s.pid)), new Set(pids));
+  assert.deepEqual(new Set(listed.sessions.map((s) => s.worker)), new Set([1, 2]));
+  for (const s of listed.sessions) {
+    assert.equal(s.path, '/desk', 'the path, never the query (it may hold a token)');
+    assert.equal(s.remote, '127.0.0.1');
+    assert.equal(s.target, `127.0.0.1:${backend.port}`);
+    assert.ok(s.messagesIn >= 1 && s.bytesIn >= 6, JSON.stringify(s));
+  }
+  assert.ok(!JSON.stringify(listed).includes('secret-value'));
+  assert.equal(new Set(listed.sessions.map((s) => s.id)).size, 6);
+});
+
+test('--sessions-path in one process; without it the path is not served', { timeout: 20_000 }, async (t) => {
+  const backend = await startBackend((s) => s.pipe(s));
+  t.after(() => backend.close());
+  const cli = await spawnCli(['--sessions-path', '/admin/sessions', '127.0.0.1:0', `127.0.0.1:${backend.port}`]);
+  t.after(() => cli.child.kill('SIGKILL'));
+  const a = await connect(`ws://127.0.0.1:${cli.port}/x`, 'binary');
+  t.after(() => a.terminate());
+  const { status, body } = await getJson<Listed>(cli.port, '/admin/sessions');
+  assert.equal(status, 200);
+  assert.equal(body.sessions.length, 1);
+  assert.equal(body.sessions[0]!.worker, undefined);
+  assert.equal(body.sessions[0]!.path, '/x');
+  const plain = await spawnCli(['--web', REPO_ROOT + 'docs', '127.0.0.1:0', `127.0.0.1:${backend.port}`]);
+  t.after(() => plain.child.kill('SIGKILL'));
+  assert.equal((await getJson(plain.port, '/sessions')).status, 404);
+});

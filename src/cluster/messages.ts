@@ -2,6 +2,7 @@
 // (JSON: no Infinity, no undefined). Every message carries `wsgate` so
 // messages from other code in the process are ignored.
 import type { ClusterStatus } from '../server/gateway.js';
+import type { SessionSummary } from '../observability/session-list.js';
 
 export type WorkerMessage =
   /** The gateway is started and takes connections. */
@@ -16,13 +17,20 @@ export type WorkerMessage =
   | { wsgate: 'admit'; id: number }
   | { wsgate: 'leave' }
   /** Asks for the whole gateway's counts; answered by 'status'. */
-  | { wsgate: 'status'; id: number };
+  | { wsgate: 'status'; id: number }
+  /** Asks for every worker's sessions; answered by 'list'. */
+  | { wsgate: 'list'; id: number }
+  /** This worker's sessions, answering the primary's 'collect'. */
+  | { wsgate: 'collected'; id: number; sessions: SessionSummary[] };
 
 export type PrimaryMessage =
   /** Comes with an accepted socket as the handle; `listener` indexes config.listen. */
   | { wsgate: 'connection'; id: number; listener: number }
   | { wsgate: 'admitted'; id: number; ok: boolean }
   | { wsgate: 'status'; id: number; status: ClusterStatus }
+  | { wsgate: 'list'; id: number; sessions: SessionSummary[] }
+  /** Send this worker's sessions ('collected'). */
+  | { wsgate: 'collect'; id: number }
   /** Stop gracefully; graceMs null = let sessions run until they end (--timeout). */
   | { wsgate: 'stop'; graceMs: number | null };
 

@@ -12,10 +12,13 @@ import type { GatewayConfig } from '../config/types.js';
 import type { Logger } from '../observability/logger.js';
 import { tlsMode, type ClusterStatus } from '../server/gateway.js';
 import { isWsgateMessage, WORKER_ID_ENV, type PrimaryMessage, type WorkerMessage } from './messages.js';
+import type { SessionSummary } from '../observability/session-list.js';
 
 /** More deaths than this within CRASH_WINDOW_MS means the workers cannot run: give up. */
 const CRASH_LIMIT = 5;
 const CRASH_WINDOW_MS = 60_000;
+/** A worker that has not sent its session list by then is left out of the answer. */
+const LIST_TIMEOUT_MS = 1000;
 /** Workers that are not all ready by then (a plugin hanging in its factory) fail the start. */
 const STARTUP_TIMEOUT_MS = 60_000;
 
@@ -62,6 +65,24 @@ export async function runPrimary(config: GatewayConfig, log: Logger, listenTimeo
     for (const m of ready) if (m.connections < best.connections) best = m;
     return best;
   };
+  /** Session lists being gathered: one per request, answered when every worker replied or on timeout. */
+  const collecting = new Map<number, { waiting: Set<number>; sessions: SessionSummary[]; done: () => void }>();
+  let nextCollectId = 1;
+  const collectSessions = (requester: Member, requestId: number) => {
+    const id = nextCollectId++;
+    const targets = [...members.values()].filter((m) => m.ready && m.worker.isConnected());
+    const gathering = { waiting: new Set(targets.map((m) => m.id)), sessions: [] as SessionSummary[], done: () => {} };
+    const timer = setTimeout(() => gathering.done(), LIST_TIMEOUT_MS);
+    gathering.done = () => {
+      clearTimeout(timer);
+      collecting.delete(id);
+      send(requester, { wsgate: 'list', id: requestId, sessions: gathering.sessions });
+    };
+    collecting.set(id, gathering);
+    if (targets.length === 0) gathering.done();
+    for (const m of targets) send(m, { wsgate: 'collect', id });
+  };
+
   let nextConnectionId = 1;
   const handOver = (socket: net.Socket, listener: number) => {
     const member = pick();
@@ -136,6 +157,16 @@ export async function runPrimary(config: GatewayConfig, log: Logger, listenTimeo
         case 'status':
           send(member, { wsgate: 'status', id: m.id, status: status() });
           break;
+        case 'list':
+          collectSessions(member, m.id);
+          break;
+        case 'collected': {
+          const gathering = collecting.get(m.id);
+          if (!gathering || !gathering.waiting.delete(id)) break;
+          gathering.sessions.push(...m.sessions);
+          if (gathering.waiting.size === 0) gathering.done();
+          break;
+        }
       }
     });
     worker.on('exit', (code, signal) => {

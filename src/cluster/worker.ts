@@ -9,6 +9,7 @@ import type { SessionRegistry } from '../observability/session-registry.js';
 import type { ClusterHooks, ClusterStatus } from '../server/gateway.js';
 import { UNLIMITED, type Admission } from '../server/admission.js';
 import { isWsgateMessage, WORKER_ID_ENV, type PrimaryMessage, type WorkerMessage } from './messages.js';
+import { summarize, type SessionSummary } from '../observability/session-list.js';
 
 export function workerId(): number {
   return cluster.isWorker ? Number(process.env[WORKER_ID_ENV] ?? cluster.worker?.id ?? 0) : 0;
@@ -19,6 +20,8 @@ export class PrimaryLink implements ClusterHooks {
   #nextId = 1;
   readonly #admits = new Map<number, (ok: boolean) => void>();
   readonly #statuses = new Map<number, (s: ClusterStatus) => void>();
+  readonly #lists = new Map<number, (s: SessionSummary[]) => void>();
+  #registry: SessionRegistry | null = null;
   #stopHandler: ((graceMs: number | null, why: string) => void) | null = null;
   /** A stop that came before onStop() (the primary stopped while this worker was still starting). */
   #pendingStop: { graceMs: number | null; why: string } | null = null;
@@ -42,8 +45,10 @@ export class PrimaryLink implements ClusterHooks {
     process.on('disconnect', () => {
       for (const resolve of this.#admits.values()) resolve(false);
       for (const resolve of this.#statuses.values()) resolve({ sessions: 0, sessionsTotal: 0, workers: [] });
+      for (const resolve of this.#lists.values()) resolve([]);
       this.#admits.clear();
       this.#statuses.clear();
+      this.#lists.clear();
       this.#stop(0, 'the primary process is gone');
     });
   }
@@ -52,8 +57,13 @@ export class PrimaryLink implements ClusterHooks {
     return this.#ask<ClusterStatus>(this.#statuses, (id) => ({ wsgate: 'status', id }), { sessions: 0, sessionsTotal: 0, workers: [] });
   }
 
+  sessions(): Promise<SessionSummary[]> {
+    return this.#ask<SessionSummary[]>(this.#lists, (id) => ({ wsgate: 'list', id }), []);
+  }
+
   /** Reports this process's session counts to the primary whenever they change. */
   watch(registry: SessionRegistry): void {
+    this.#registry = registry;
     const queue = () => {
       if (this.#reportQueued) return;
       this.#reportQueued = true;
@@ -100,6 +110,8 @@ export class PrimaryLink implements ClusterHooks {
   #onMessage(m: Exclude<PrimaryMessage, { wsgate: 'connection' }>): void {
     if (m.wsgate === 'admitted') this.#settle(this.#admits, m.id, m.ok);
     else if (m.wsgate === 'status') this.#settle(this.#statuses, m.id, m.status);
+    else if (m.wsgate === 'list') this.#settle(this.#lists, m.id, m.sessions);
+    else if (m.wsgate === 'collect') this.#send({ wsgate: 'collected', id: m.id, sessions: summarize(this.#registry ?? [], workerId()) });
     else if (m.wsgate === 'stop') this.#stop(m.graceMs, 'the primary process asked');
   }
 

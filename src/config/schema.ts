@@ -37,6 +37,7 @@ export const configSchema = {
       properties: { cert: { type: 'string' }, key: { type: 'string' }, only: { type: 'boolean' } },
     },
     health: { anyOf: [{ type: 'string', pattern: '^/' }, { const: false }] },
+    sessionsPath: { type: 'string', pattern: '^/' },
     gracePeriod: seconds,
     exitWhenIdle: seconds,
     runOnce: { type: 'boolean' },

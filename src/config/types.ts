@@ -51,6 +51,8 @@ export interface GatewayConfig {
   tls?: TlsConfig;
   /** Path of the health endpoint, or null for none. */
   healthPath: string | null;
+  /** Path of the live-session list (loopback clients only), or null for none. */
+  sessionsPath: string | null;
   /** On SIGTERM, how long sessions may go on before they are closed with 1001. */
   gracePeriod: number;
   /** websockify --idle-timeout: exit after this long with no session, 0 = never. */

@@ -14,12 +14,15 @@ import { StaticFiles } from './static-files.js';
 import { novncStaticFiles } from './novnc.js';
 import { LoopMonitor } from '../observability/loop-stats.js';
 import { localAdmission, type Admission } from './admission.js';
+import { isLoopback, summarize, type SessionSummary } from '../observability/session-list.js';
 
 /** What a worker process gets from the primary under --workers (src/cluster/). */
 export interface ClusterHooks {
   admission: Admission;
   /** Session counts over every worker, for the health answer. */
   status(): Promise<ClusterStatus>;
+  /** Every worker's live sessions, for the sessions endpoint. */
+  sessions(): Promise<SessionSummary[]>;
 }
 
 export interface ClusterStatus {
@@ -120,6 +123,18 @@ export class Gateway {
         this.#log.error({ err }, 'health answer failed');
         answer(res, 500, 'Internal Server Error\n');
       });
+      return;
+    }
+    if (url.pathname === this.#config.sessionsPath && (req.method === 'GET' || req.method === 'HEAD')) {
+      if (!isLoopback(req.socket.remoteAddress)) return answer(res, 403, 'Forbidden\n');
+      const listed = this.#cluster ? this.#cluster.sessions() : Promise.resolve(summarize(this.registry));
+      listed.then(
+        (sessions) => answer(res, 200, { sessions }),
+        (err) => {
+          this.#log.error({ err }, 'session list failed');
+          answer(res, 500, 'Internal Server Error\n');
+        },
+      );
       return;
     }
     // A route's own path is WebSocket only, even if a file has its name; the catch-all "*" yields to files.
