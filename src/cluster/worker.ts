@@ -18,9 +18,8 @@ export function workerId(): number {
 export class PrimaryLink implements ClusterHooks {
   readonly admission: Admission;
   #nextId = 1;
-  readonly #admits = new Map<number, (ok: boolean) => void>();
-  readonly #statuses = new Map<number, (s: ClusterStatus) => void>();
-  readonly #lists = new Map<number, (s: SessionSummary[]) => void>();
+  /** Questions to the primary awaiting an answer, each with what it resolves to if the primary is gone. */
+  readonly #asked = new Map<number, { resolve: (v: never) => void; ifGone: unknown }>();
   #registry: SessionRegistry | null = null;
   #stopHandler: ((graceMs: number | null, why: string) => void) | null = null;
   /** A stop that came before onStop() (the primary stopped while this worker was still starting). */
@@ -32,7 +31,7 @@ export class PrimaryLink implements ClusterHooks {
     this.admission =
       maxSessions > 0
         ? {
-            admit: () => this.#ask<boolean>(this.#admits, (id) => ({ wsgate: 'admit', id }), false),
+            admit: () => this.#ask<boolean>((id) => ({ wsgate: 'admit', id }), false),
             leave: () => this.#send({ wsgate: 'leave' }),
           }
         : UNLIMITED;
@@ -43,22 +42,18 @@ export class PrimaryLink implements ClusterHooks {
     });
     // The primary went away (killed, crashed): nobody will restart us or route to us.
     process.on('disconnect', () => {
-      for (const resolve of this.#admits.values()) resolve(false);
-      for (const resolve of this.#statuses.values()) resolve({ sessions: 0, sessionsTotal: 0, workers: [] });
-      for (const resolve of this.#lists.values()) resolve([]);
-      this.#admits.clear();
-      this.#statuses.clear();
-      this.#lists.clear();
+      for (const { resolve, ifGone } of this.#asked.values()) resolve(ifGone as never);
+      this.#asked.clear();
       this.#stop(0, 'the primary process is gone');
     });
   }
 
   status(): Promise<ClusterStatus> {
-    return this.#ask<ClusterStatus>(this.#statuses, (id) => ({ wsgate: 'status', id }), { sessions: 0, sessionsTotal: 0, workers: [] });
+    return this.#ask<ClusterStatus>((id) => ({ wsgate: 'status', id }), { sessions: 0, sessionsTotal: 0, workers: [] });
   }
 
   sessions(): Promise<SessionSummary[]> {
-    return this.#ask<SessionSummary[]>(this.#lists, (id) => ({ wsgate: 'list', id }), []);
+    return this.#ask<SessionSummary[]>((id) => ({ wsgate: 'list', id }), []);
   }
 
   /** Reports this process's session counts to the primary whenever they change. */
@@ -108,26 +103,27 @@ export class PrimaryLink implements ClusterHooks {
   }
 
   #onMessage(m: Exclude<PrimaryMessage, { wsgate: 'connection' }>): void {
-    if (m.wsgate === 'admitted') this.#settle(this.#admits, m.id, m.ok);
-    else if (m.wsgate === 'status') this.#settle(this.#statuses, m.id, m.status);
-    else if (m.wsgate === 'list') this.#settle(this.#lists, m.id, m.sessions);
+    if (m.wsgate === 'admitted') this.#settle(m.id, m.ok);
+    else if (m.wsgate === 'status') this.#settle(m.id, m.status);
+    else if (m.wsgate === 'list') this.#settle(m.id, m.sessions);
     else if (m.wsgate === 'collect') this.#send({ wsgate: 'collected', id: m.id, sessions: summarize(this.#registry ?? [], workerId()) });
     else if (m.wsgate === 'stop') this.#stop(m.graceMs, 'the primary process asked');
   }
 
-  #ask<T>(pending: Map<number, (v: T) => void>, message: (id: number) => WorkerMessage, ifGone: T): Promise<T> {
+  #ask<T>(message: (id: number) => WorkerMessage, ifGone: T): Promise<T> {
     if (!process.connected) return Promise.resolve(ifGone);
     const id = this.#nextId++;
     return new Promise<T>((resolve) => {
-      pending.set(id, resolve);
+      this.#asked.set(id, { resolve: resolve as (v: never) => void, ifGone });
       this.#send(message(id));
     });
   }
 
-  #settle<T>(pending: Map<number, (v: T) => void>, id: number, value: T): void {
-    const resolve = pending.get(id);
-    pending.delete(id);
-    resolve?.(value);
+  /** Resolves question `id` with the primary's answer (its type matches the question's). */
+  #settle(id: number, value: unknown): void {
+    const asked = this.#asked.get(id);
+    this.#asked.delete(id);
+    asked?.resolve(value as never);
   }
 
   #send(m: WorkerMessage): void {

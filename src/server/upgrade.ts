@@ -45,13 +45,9 @@ export async function handleUpgrade(env: UpgradeEnv, req: IncomingMessage, socke
   const admitted = await env.admission.admit();
   if (!admitted) return refuse(503, 'session limit reached', { 'Retry-After': '5' });
   const giveBackSlot = slotReleaser(env.admission);
-  if (socket.destroyed) {
-    // The client left while the slot was being granted (an IPC round trip under --workers).
-    giveBackSlot();
-    socket.removeListener('error', onSocketError);
-    return;
-  }
   try {
+    // The client left while the slot was being granted (an IPC round trip under --workers).
+    if (socket.destroyed) return giveBackSlot();
     await connectAndOpen(env, req, socket, head, { url, route, log, refuse, remoteAddress, remotePort, giveBackSlot });
   } catch (err) {
     giveBackSlot();
