@@ -155,6 +155,19 @@ test('--workers with --run-once is refused (exit 2): run-once needs one process'
   const bad = await runCli(['--workers', 'many', '127.0.0.1:0', '127.0.0.1:9']);
   assert.equal(bad.code, 2);
   assert.match(bad.stderr, /--workers/);
+  // With --config the override is checked by the same schema as the file's own field.
+  const dir = mkdtempSync(join(tmpdir(), 'wsgate-cluster-args-'));
+  try {
+    const file = join(dir, 'g.yaml');
+    writeFileSync(file, 'listen: 127.0.0.1:0\nroutes:\n  - path: /e\n    handler: echo\n');
+    for (const [args, why] of [[['--workers', '300'], /--workers: workers: must be <= 256/], [['--max-sessions', '0'], /--max-sessions: maxSessions: must be >= 1/]] as const) {
+      const r = await runCli(['--config', file, ...args]);
+      assert.equal(r.code, 2, r.stderr);
+      assert.match(r.stderr, why);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test('--workers 2 on a port already in use exits 1 and leaves no process behind', { timeout: 20_000 }, async (t) => {

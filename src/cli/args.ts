@@ -4,6 +4,8 @@ import { parseArgs } from 'node:util';
 import { ConfigError, fieldName, type Locator } from '../config/errors.js';
 import { buildConfig, resolveWorkers, singleProcessConflict } from '../config/build.js';
 import { loadConfigFile } from '../config/file.js';
+import { configSchema } from '../config/schema.js';
+import { validateAgainst } from '../config/validate.js';
 import type { GatewayConfig } from '../config/types.js';
 import { OPTIONS } from './options.js';
 import { resolverFromPlugin } from './token-plugins.js';
@@ -68,15 +70,15 @@ export function parseCommandLine(argv: string[]): Command {
     if (v.web !== undefined || v.novnc) throw new ConfigError('with --config, set "web:" in the file instead of --web/--novnc');
     const config = loadConfigFile(v.config as string);
     if (logLevel) config.logLevel = logLevel;
-    // --workers / --max-sessions win over the file, as --log-level does.
+    // --workers / --max-sessions win over the file, as --log-level does; checked by the file's own schema.
     if (v.workers !== undefined) {
       const workers = workersArg(v.workers as string);
-      if (workers !== 'auto' && (typeof workers !== 'number' || workers < 1)) throw new ConfigError(`--workers: "${v.workers}" is not a number of processes or "auto"`);
-      config.workers = resolveWorkers(workers);
+      validateAgainst(configSchema.properties.workers, workers, ['workers'], () => '--workers');
+      config.workers = resolveWorkers(workers as number | 'auto');
     }
     const maxSessions = num('max-sessions');
     if (maxSessions !== undefined) {
-      if (!Number.isInteger(maxSessions) || maxSessions < 1) throw new ConfigError(`--max-sessions: must be a whole number of at least 1`);
+      validateAgainst(configSchema.properties.maxSessions, maxSessions, ['maxSessions'], () => '--max-sessions');
       config.maxSessions = maxSessions;
     }
     const conflict = singleProcessConflict(config);

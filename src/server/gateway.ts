@@ -118,24 +118,14 @@ export class Gateway {
   #onRequest(req: http.IncomingMessage, res: http.ServerResponse): void {
     const url = requestUrl(req.url);
     if (!url) return answer(res, 400, 'Bad Request\n');
-    if (url.pathname === this.#config.healthPath && (req.method === 'GET' || req.method === 'HEAD')) {
-      this.#health(res, url).catch((err) => {
-        this.#log.error({ err }, 'health answer failed');
-        answer(res, 500, 'Internal Server Error\n');
-      });
-      return;
-    }
-    if (url.pathname === this.#config.sessionsPath && (req.method === 'GET' || req.method === 'HEAD')) {
+    const readOnly = req.method === 'GET' || req.method === 'HEAD';
+    if (url.pathname === this.#config.healthPath && readOnly) return this.#answerWith(res, 'health', () => this.#health(url));
+    if (url.pathname === this.#config.sessionsPath && readOnly) {
       if (!isLoopback(req.socket.remoteAddress)) return answer(res, 403, 'Forbidden\n');
-      const listed = this.#cluster ? this.#cluster.sessions() : Promise.resolve(summarize(this.registry));
-      listed.then(
-        (sessions) => answer(res, 200, { sessions }),
-        (err) => {
-          this.#log.error({ err }, 'session list failed');
-          answer(res, 500, 'Internal Server Error\n');
-        },
-      );
-      return;
+      return this.#answerWith(res, 'session list', async () => ({
+        status: 200,
+        body: { sessions: this.#cluster ? await this.#cluster.sessions() : summarize(this.registry) },
+      }));
     }
     // A route's own path is WebSocket only, even if a file has its name; the catch-all "*" yields to files.
     const route = this.#routes?.match(url.pathname);
@@ -151,17 +141,31 @@ export class Gateway {
     );
   }
 
-  async #health(res: http.ServerResponse, url: URL): Promise<void> {
+  /** Answers with what `produce` resolves to (may ask the --workers primary), or 500 if it fails. */
+  #answerWith(res: http.ServerResponse, what: string, produce: () => Promise<{ status: number; body: unknown }>): void {
+    produce().then(
+      ({ status, body }) => answer(res, status, body),
+      (err) => {
+        this.#log.error({ err }, `${what} failed`);
+        answer(res, 500, 'Internal Server Error\n');
+      },
+    );
+  }
+
+  async #health(url: URL): Promise<{ status: number; body: unknown }> {
     const local = { sessions: this.registry.size, sessionsTotal: this.registry.total };
     // Under --workers the counts are the whole gateway's; `workers` shows each process.
     const counts = this.#cluster ? await this.#cluster.status() : local;
-    answer(res, this.#stopping ? 503 : 200, {
-      status: this.#stopping ? 'stopping' : 'ok',
-      ...counts,
-      uptimeSeconds: Math.round((Date.now() - this.#startedAt) / 1000),
-      // ?loop=1: event-loop utilization and delay (of the process that answered) since the previous ?loop=1 request.
-      ...(url.searchParams.has('loop') ? { eventLoop: this.#loop.take() } : {}),
-    });
+    return {
+      status: this.#stopping ? 503 : 200,
+      body: {
+        status: this.#stopping ? 'stopping' : 'ok',
+        ...counts,
+        uptimeSeconds: Math.round((Date.now() - this.#startedAt) / 1000),
+        // ?loop=1: event-loop utilization and delay (of the process that answered) since the previous ?loop=1 request.
+        ...(url.searchParams.has('loop') ? { eventLoop: this.#loop.take() } : {}),
+      },
+    };
   }
 
   #notFile(res: http.ServerResponse, webSocketPath: boolean): void {
