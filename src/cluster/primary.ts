@@ -11,6 +11,7 @@ import net from 'node:net';
 import type { GatewayConfig } from '../config/types.js';
 import type { Logger } from '../observability/logger.js';
 import { tlsMode, type ClusterStatus } from '../server/gateway.js';
+import { listenOn } from '../server/listener.js';
 import { isWsgateMessage, WORKER_ID_ENV, type PrimaryMessage, type WorkerMessage } from './messages.js';
 import type { SessionSummary } from '../observability/session-list.js';
 
@@ -221,13 +222,7 @@ export async function runPrimary(config: GatewayConfig, log: Logger, listenTimeo
   try {
     for (const [index, addr] of config.listen.entries()) {
       const server = net.createServer({ pauseOnConnect: true, noDelay: true }, (socket) => handOver(socket, index));
-      await new Promise<void>((resolve, reject) => {
-        server.once('error', reject);
-        server.listen({ host: addr.host, port: addr.port }, () => {
-          server.removeListener('error', reject);
-          resolve();
-        });
-      });
+      await listenOn(server, addr);
       server.on('error', (err) => log.error({ err }, 'accept failed'));
       listeners.push(server);
       log.info({ address: server.address(), tls: tlsMode(config) }, 'listening');

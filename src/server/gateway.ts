@@ -9,7 +9,7 @@ import { createHandler } from '../handlers/registry.js';
 import { RouteTable, serveRoute } from './route-table.js';
 import { handleUpgrade, requestUrl } from './upgrade.js';
 import { answer } from './http-answers.js';
-import { createListener } from './listener.js';
+import { createListener, listenOn } from './listener.js';
 import { StaticFiles } from './static-files.js';
 import { novncStaticFiles } from './novnc.js';
 import { LoopMonitor } from '../observability/loop-stats.js';
@@ -91,13 +91,7 @@ export class Gateway {
         server.emit('listening');
         continue;
       }
-      await new Promise<void>((resolve, reject) => {
-        server.once('error', reject);
-        server.listen({ host: addr.host, port: addr.port }, () => {
-          server.removeListener('error', reject);
-          resolve();
-        });
-      });
+      await listenOn(server, addr);
       addresses.push(server.address() as AddressInfo);
       this.#log.info({ address: server.address(), tls: tlsMode(this.#config) }, 'listening');
     }

@@ -9,9 +9,21 @@
 import http from 'node:http';
 import https from 'node:https';
 import { readFileSync } from 'node:fs';
-import type { TlsConfig } from '../config/types.js';
+import type { Server } from 'node:net';
+import type { ListenAddress, TlsConfig } from '../config/types.js';
 import { ConfigError } from '../config/errors.js';
 import type { Logger } from '../observability/logger.js';
+
+/** Listens on `addr`; rejects if that fails (port in use, address not available). */
+export function listenOn(server: Server, addr: ListenAddress): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen({ host: addr.host, port: addr.port }, () => {
+      server.removeListener('error', reject);
+      resolve();
+    });
+  });
+}
 
 export function createListener(tls: TlsConfig | undefined, log: Logger): http.Server {
   const options: http.ServerOptions = { noDelay: true, keepAlive: false };
