@@ -133,16 +133,14 @@ async function connectAndOpen(env: UpgradeEnv, req: IncomingMessage, socket: Dup
   }
 
   decisions.set(req, { protocol, headers: responseHeaders });
-  let opened = false;
   // If `ws` refuses the handshake after all, it closes the socket without calling back.
+  // (Removed once the session opens: from then on the session's close gives the slot back.)
   const onCloseBeforeOpen = () => {
-    if (opened) return;
     route.handler.abandon?.(state);
     giveBackSlot();
   };
   socket.once('close', onCloseBeforeOpen);
   route.wss.handleUpgrade(req, socket, head, (ws) => {
-    opened = true;
     socket.removeListener('close', onCloseBeforeOpen);
     const session = openSession(env, route, ws, { remoteAddress, path: url.pathname, protocol: protocol ?? '', target: target ?? '', params: params ?? {} }, state);
     session.on('close', giveBackSlot);
