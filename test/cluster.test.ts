@@ -15,6 +15,7 @@ import { closed, connect, handshakeStatus, runCli, spawnCli, startBackend, REPO_
 import { buildConfig } from '../src/config/build.js';
 import { createLogger } from '../src/observability/logger.js';
 import { Gateway } from '../src/server/gateway.js';
+import { scrape, type Scrape } from './support/prometheus.js';
 
 interface Health {
   status: string;
@@ -302,4 +303,35 @@ test('--sessions-path in one process; without it the path is not served', { time
   const plain = await spawnCli(['--web', REPO_ROOT + 'docs', '127.0.0.1:0', `127.0.0.1:${backend.port}`]);
   t.after(() => plain.child.kill('SIGKILL'));
   assert.equal((await getJson(plain.port, '/sessions')).status, 404);
+});
+
+test('--metrics-path under --workers 2: one answer sums every worker (and the primary); a replaced worker is counted', { timeout: 30_000 }, async (t) => {
+  const { url, port } = await cluster(t, ['--workers', '2', '--metrics-path', '/metrics'], 2);
+  const clients = await Promise.all(Array.from({ length: 4 }, () => connect(url, 'binary')));
+  t.after(() => clients.forEach((c) => c.terminate()));
+  await Promise.all(clients.map((c, i) => echoes(c, `metrics ${i}`))); // 9 bytes each
+  let h!: Health;
+  await until(async () => (h = await health(port)).sessions === 4, 5000, () => JSON.stringify(h));
+  assert.deepEqual(h.workers!.map((w) => w.sessions), [2, 2], 'both workers hold sessions, so the sum below needs both');
+  const s = await scrape(port);
+  assert.equal(s.status, 200);
+  assert.equal(s.value('wsgate_sessions', 'route="*"'), 4);
+  assert.equal(s.value('wsgate_sessions_opened_total', 'route="*"'), 4);
+  assert.equal(s.value('wsgate_bytes_total', 'route="*",direction="in"'), 36);
+  assert.equal(s.value('wsgate_workers'), 2, "the primary's own metrics are merged in");
+  assert.equal(s.value('wsgate_worker_restarts_total'), 0);
+  process.kill(h.workers![0]!.pid, 'SIGKILL');
+  let after: Scrape | null = null;
+  // A scrape handed to the dying worker before the primary saw it die is reset: ask again.
+  const scrapeOrNull = () => scrape(port).catch(() => null);
+  await until(
+    async () => {
+      const s = await scrapeOrNull();
+      if (!s) return false;
+      after = s;
+      return s.value('wsgate_worker_restarts_total') === 1 && s.value('wsgate_workers') === 2 && s.value('wsgate_sessions', 'route="*"') === 2;
+    },
+    10_000,
+    () => (after?.text ?? 'no scrape answered').split('\n').filter((l) => l.startsWith('wsgate_')).join('\n'),
+  );
 });

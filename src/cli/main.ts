@@ -50,7 +50,7 @@ export async function main(argv: string[]): Promise<number> {
   }
   releaseValidators(); // every config check is done: let the heap shrink
   if (link) {
-    link.watch(gateway.registry);
+    link.watch(gateway.registry, gateway.metrics);
     link.ready((listener, socket) => gateway.adopt(listener, socket));
   }
 

@@ -38,6 +38,7 @@ export const OPTIONS: OptionSpec[] = [
   { name: 'health', value: 'PATH', help: 'health endpoint path (default /healthz); "off" disables it' },
   { name: 'workers', value: 'N', help: 'serve the port from N processes ("auto": one per core); default 1 (README: Several processes)' },
   { name: 'max-sessions', value: 'N', help: 'most sessions open at once (across all workers); more are refused with 503' },
+  { name: 'metrics-path', value: 'PATH', help: 'Prometheus metrics (all workers merged) at PATH; off by default' },
   { name: 'sessions-path', value: 'PATH', help: 'list live sessions (all workers) as JSON at PATH, to loopback clients only; off by default' },
   { name: 'web', value: 'DIR', help: 'serve the files in DIR on the same port (GET/HEAD; WebSocket paths win; no listings)' },
   { name: 'novnc', help: 'serve the noVNC client: open http://HOST:PORT/vnc.html (see docs/novnc.md)' },

@@ -3,6 +3,10 @@
 // messages from other code in the process are ignored.
 import type { ClusterStatus } from '../server/gateway.js';
 import type { SessionSummary } from '../observability/session-list.js';
+import type { MetricsSnapshot } from '../observability/metrics.js';
+
+/** What the primary gathers from every worker. */
+export type Collectable = 'sessions' | 'metrics';
 
 export type WorkerMessage =
   /** The gateway is started and takes connections. */
@@ -20,8 +24,10 @@ export type WorkerMessage =
   | { wsgate: 'status'; id: number }
   /** Asks for every worker's sessions; answered by 'list'. */
   | { wsgate: 'list'; id: number }
-  /** This worker's sessions, answering the primary's 'collect'. */
-  | { wsgate: 'collected'; id: number; sessions: SessionSummary[] };
+  /** Asks for the whole gateway's metrics; answered by 'metrics'. */
+  | { wsgate: 'metrics'; id: number }
+  /** This worker's sessions or metrics snapshot (whichever 'collect' asked for); null if it could not make it. */
+  | { wsgate: 'collected'; id: number; part: SessionSummary[] | MetricsSnapshot | null };
 
 export type PrimaryMessage =
   /** Comes with an accepted socket as the handle; `listener` indexes config.listen. */
@@ -29,8 +35,10 @@ export type PrimaryMessage =
   | { wsgate: 'admitted'; id: number; ok: boolean }
   | { wsgate: 'status'; id: number; status: ClusterStatus }
   | { wsgate: 'list'; id: number; sessions: SessionSummary[] }
-  /** Send this worker's sessions ('collected'). */
-  | { wsgate: 'collect'; id: number }
+  /** Prometheus text of every process merged; null if it could not be made. */
+  | { wsgate: 'metrics'; id: number; text: string | null }
+  /** Send this worker's sessions or metrics ('collected'). */
+  | { wsgate: 'collect'; id: number; what: Collectable }
   /** Stop gracefully; graceMs null = let sessions run until they end (--timeout). */
   | { wsgate: 'stop'; graceMs: number | null };
 

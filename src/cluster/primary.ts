@@ -12,14 +12,15 @@ import type { GatewayConfig } from '../config/types.js';
 import type { Logger } from '../observability/logger.js';
 import { tlsMode, type ClusterStatus } from '../server/gateway.js';
 import { listenOn } from '../server/listener.js';
-import { isWsgateMessage, WORKER_ID_ENV, type PrimaryMessage, type WorkerMessage } from './messages.js';
+import { isWsgateMessage, WORKER_ID_ENV, type Collectable, type PrimaryMessage, type WorkerMessage } from './messages.js';
+import { mergeSnapshots, primaryMetrics, type MetricsSnapshot } from '../observability/metrics.js';
 import type { SessionSummary } from '../observability/session-list.js';
 
 /** More deaths than this within CRASH_WINDOW_MS means the workers cannot run: give up. */
 const CRASH_LIMIT = 5;
 const CRASH_WINDOW_MS = 60_000;
-/** A worker that has not sent its session list by then is left out of the answer. */
-const LIST_TIMEOUT_MS = 1000;
+/** A worker that has not sent its session list or metrics by then is left out of the answer. */
+const COLLECT_TIMEOUT_MS = 1000;
 /** Workers that are not all ready by then (a plugin hanging in its factory) fail the start. */
 const STARTUP_TIMEOUT_MS = 60_000;
 
@@ -66,23 +67,38 @@ export async function runPrimary(config: GatewayConfig, log: Logger, listenTimeo
     for (const m of ready) if (m.connections < best.connections) best = m;
     return best;
   };
-  /** Session lists being gathered: one per request, answered when every worker replied or on timeout. */
-  const collecting = new Map<number, { waiting: Set<number>; sessions: SessionSummary[]; done: () => void }>();
+  /** Gatherings of every worker's sessions or metrics: each finishes when every worker replied, or on timeout. */
+  const collecting = new Map<number, { waiting: Set<number>; parts: unknown[]; done: () => void }>();
   let nextCollectId = 1;
-  const collectSessions = (requester: Member, requestId: number) => {
+  const collect = (what: Collectable, finish: (parts: unknown[]) => void) => {
     const id = nextCollectId++;
     const targets = [...members.values()].filter((m) => m.ready && m.worker.isConnected());
-    const gathering = { waiting: new Set(targets.map((m) => m.id)), sessions: [] as SessionSummary[], done: () => {} };
-    const timer = setTimeout(() => gathering.done(), LIST_TIMEOUT_MS);
+    const gathering = { waiting: new Set(targets.map((m) => m.id)), parts: [] as unknown[], done: () => {} };
+    const timer = setTimeout(() => gathering.done(), COLLECT_TIMEOUT_MS);
     gathering.done = () => {
       clearTimeout(timer);
       collecting.delete(id);
-      send(requester, { wsgate: 'list', id: requestId, sessions: gathering.sessions });
+      finish(gathering.parts);
     };
     collecting.set(id, gathering);
     if (targets.length === 0) gathering.done();
-    for (const m of targets) send(m, { wsgate: 'collect', id });
+    for (const m of targets) send(m, { wsgate: 'collect', id, what });
   };
+  const listSessions = (requester: Member, requestId: number) =>
+    collect('sessions', (parts) => send(requester, { wsgate: 'list', id: requestId, sessions: (parts as SessionSummary[][]).flat() }));
+  // The primary's own metrics (its process, worker restarts) join the workers' in the merge.
+  const ownMetrics = config.metricsPath ? await primaryMetrics(() => members.size) : null;
+  const mergeMetrics = (requester: Member, requestId: number) =>
+    collect('metrics', (parts) => {
+      const merged = async () => mergeSnapshots([...(ownMetrics ? [await ownMetrics.snapshot()] : []), ...(parts as MetricsSnapshot[])]);
+      merged().then(
+        (text) => send(requester, { wsgate: 'metrics', id: requestId, text }),
+        (err) => {
+          log.error({ err }, 'merging metrics failed');
+          send(requester, { wsgate: 'metrics', id: requestId, text: null });
+        },
+      );
+    });
 
   let nextConnectionId = 1;
   const handOver = (socket: net.Socket, listener: number) => {
@@ -159,12 +175,15 @@ export async function runPrimary(config: GatewayConfig, log: Logger, listenTimeo
           send(member, { wsgate: 'status', id: m.id, status: status() });
           break;
         case 'list':
-          collectSessions(member, m.id);
+          listSessions(member, m.id);
+          break;
+        case 'metrics':
+          mergeMetrics(member, m.id);
           break;
         case 'collected': {
           const gathering = collecting.get(m.id);
           if (!gathering || !gathering.waiting.delete(id)) break;
-          gathering.sessions.push(...m.sessions);
+          if (m.part !== null) gathering.parts.push(m.part);
           if (gathering.waiting.size === 0) gathering.done();
           break;
         }
@@ -198,6 +217,7 @@ export async function runPrimary(config: GatewayConfig, log: Logger, listenTimeo
         stopAll(0, 'workers keep dying');
         return;
       }
+      ownMetrics?.workerReplaced();
       fork(id);
     });
   };

@@ -8,7 +8,8 @@ import type { Logger } from '../observability/logger.js';
 import type { SessionRegistry } from '../observability/session-registry.js';
 import type { ClusterHooks, ClusterStatus } from '../server/gateway.js';
 import { UNLIMITED, type Admission } from '../server/admission.js';
-import { isWsgateMessage, WORKER_ID_ENV, type PrimaryMessage, type WorkerMessage } from './messages.js';
+import { isWsgateMessage, WORKER_ID_ENV, type Collectable, type PrimaryMessage, type WorkerMessage } from './messages.js';
+import type { GatewayMetrics } from '../observability/metrics.js';
 import { summarize, type SessionSummary } from '../observability/session-list.js';
 
 export function workerId(): number {
@@ -21,6 +22,7 @@ export class PrimaryLink implements ClusterHooks {
   /** Questions to the primary awaiting an answer, each with what it resolves to if the primary is gone. */
   readonly #asked = new Map<number, { resolve: (v: never) => void; ifGone: unknown }>();
   #registry: SessionRegistry | null = null;
+  #metrics: GatewayMetrics | null = null;
   #stopHandler: ((graceMs: number | null, why: string) => void) | null = null;
   /** A stop that came before onStop() (the primary stopped while this worker was still starting). */
   #pendingStop: { graceMs: number | null; why: string } | null = null;
@@ -56,9 +58,16 @@ export class PrimaryLink implements ClusterHooks {
     return this.#ask<SessionSummary[]>((id) => ({ wsgate: 'list', id }), []);
   }
 
-  /** Reports this process's session counts to the primary whenever they change. */
-  watch(registry: SessionRegistry): void {
+  async metrics(): Promise<string> {
+    const text = await this.#ask<string | null>((id) => ({ wsgate: 'metrics', id }), null);
+    if (text === null) throw new Error('the primary could not merge the metrics');
+    return text;
+  }
+
+  /** Reports this process's session counts to the primary whenever they change; `metrics` is what it sends when asked. */
+  watch(registry: SessionRegistry, metrics: GatewayMetrics | null): void {
     this.#registry = registry;
+    this.#metrics = metrics;
     const queue = () => {
       if (this.#reportQueued) return;
       this.#reportQueued = true;
@@ -106,8 +115,21 @@ export class PrimaryLink implements ClusterHooks {
     if (m.wsgate === 'admitted') this.#settle(m.id, m.ok);
     else if (m.wsgate === 'status') this.#settle(m.id, m.status);
     else if (m.wsgate === 'list') this.#settle(m.id, m.sessions);
-    else if (m.wsgate === 'collect') this.#send({ wsgate: 'collected', id: m.id, sessions: summarize(this.#registry ?? [], workerId()) });
+    else if (m.wsgate === 'metrics') this.#settle(m.id, m.text);
+    else if (m.wsgate === 'collect') this.#collect(m.id, m.what);
     else if (m.wsgate === 'stop') this.#stop(m.graceMs, 'the primary process asked');
+  }
+
+  #collect(id: number, what: Collectable): void {
+    if (what === 'sessions') return this.#send({ wsgate: 'collected', id, part: summarize(this.#registry ?? [], workerId()) });
+    if (!this.#metrics) return this.#send({ wsgate: 'collected', id, part: null });
+    this.#metrics.snapshot().then(
+      (part) => this.#send({ wsgate: 'collected', id, part }),
+      (err) => {
+        this.log.error({ err }, 'metrics snapshot failed');
+        this.#send({ wsgate: 'collected', id, part: null });
+      },
+    );
   }
 
   #ask<T>(message: (id: number) => WorkerMessage, ifGone: T): Promise<T> {

@@ -49,6 +49,7 @@ export function buildConfig(raw: unknown, locate: Locator, baseDir: string): Gat
     tls: tlsRaw && { cert: String(tlsRaw.cert), key: String(tlsRaw.key ?? tlsRaw.cert), only: tlsRaw.only === true },
     healthPath: r.health === false ? null : ((r.health as string | undefined) ?? '/healthz'),
     sessionsPath: (r.sessionsPath as string | undefined) ?? null,
+    metricsPath: (r.metricsPath as string | undefined) ?? null,
     gracePeriod: r.gracePeriod === undefined ? 3000 : parseSeconds(r.gracePeriod),
     exitWhenIdle: r.exitWhenIdle === undefined ? 0 : parseSeconds(r.exitWhenIdle),
     runOnce: r.runOnce === true,

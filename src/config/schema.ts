@@ -38,6 +38,7 @@ export const configSchema = {
     },
     health: { anyOf: [{ type: 'string', pattern: '^/' }, { const: false }] },
     sessionsPath: { type: 'string', pattern: '^/' },
+    metricsPath: { type: 'string', pattern: '^/' },
     gracePeriod: seconds,
     exitWhenIdle: seconds,
     runOnce: { type: 'boolean' },

@@ -53,6 +53,8 @@ export interface GatewayConfig {
   healthPath: string | null;
   /** Path of the live-session list (loopback clients only), or null for none. */
   sessionsPath: string | null;
+  /** Path of the Prometheus metrics, or null for none (prom-client is then never loaded). */
+  metricsPath: string | null;
   /** On SIGTERM, how long sessions may go on before they are closed with 1001. */
   gracePeriod: number;
   /** websockify --idle-timeout: exit after this long with no session, 0 = never. */

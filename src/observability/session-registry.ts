@@ -1,7 +1,7 @@
 // The live sessions of this process: for health output, graceful stop and
 // websockify's --run-once / --idle-timeout behaviours.
 import { EventEmitter } from 'node:events';
-import type { Session } from '../session/session.js';
+import type { CloseInfo, Session } from '../session/session.js';
 
 export class SessionRegistry extends EventEmitter {
   readonly #sessions = new Set<Session>();
@@ -11,9 +11,9 @@ export class SessionRegistry extends EventEmitter {
     this.#sessions.add(session);
     this.#total++;
     this.emit('added', session);
-    session.on('close', () => {
+    session.on('close', (info: CloseInfo) => {
       this.#sessions.delete(session);
-      this.emit('ended', session);
+      this.emit('ended', session, info);
       if (this.#sessions.size === 0) this.emit('empty');
     });
   }

@@ -15,6 +15,7 @@ import { novncStaticFiles } from './novnc.js';
 import { LoopMonitor } from '../observability/loop-stats.js';
 import { localAdmission, type Admission } from './admission.js';
 import { isLoopback, summarize, type SessionSummary } from '../observability/session-list.js';
+import { GatewayMetrics, METRICS_CONTENT_TYPE } from '../observability/metrics.js';
 
 /** What a worker process gets from the primary under --workers (src/cluster/). */
 export interface ClusterHooks {
@@ -23,6 +24,8 @@ export interface ClusterHooks {
   status(): Promise<ClusterStatus>;
   /** Every worker's live sessions, for the sessions endpoint. */
   sessions(): Promise<SessionSummary[]>;
+  /** Every worker's metrics merged, with the primary's, as Prometheus text. */
+  metrics(): Promise<string>;
 }
 
 export interface ClusterStatus {
@@ -46,6 +49,8 @@ export class Gateway {
   #stopping = false;
   readonly #startedAt = Date.now();
   readonly #loop = new LoopMonitor();
+  /** With --metrics-path; null otherwise. */
+  #metrics: GatewayMetrics | null = null;
 
   readonly #cluster: ClusterHooks | null;
 
@@ -67,7 +72,9 @@ export class Gateway {
     const web = this.#config.web;
     if (web) this.#web = web.kind === 'novnc' ? novncStaticFiles() : new StaticFiles(web.root);
     const admission = this.#cluster?.admission ?? localAdmission(this.#config.maxSessions);
-    const env = { routes: this.#routes, registry: this.registry, log: this.#log, stopping: () => this.#stopping, admission };
+    if (this.#config.metricsPath) this.#metrics = await GatewayMetrics.create(this.registry, this.#config.routes.map((r) => r.path));
+    const metrics = this.#metrics;
+    const env = { routes: this.#routes, registry: this.registry, log: this.#log, stopping: () => this.#stopping, admission, metrics };
     const addresses: AddressInfo[] = [];
     for (const addr of this.#config.listen) {
       const server = createListener(this.#config.tls, this.#log);
@@ -99,6 +106,11 @@ export class Gateway {
     return addresses;
   }
 
+  /** This process's metrics (a --workers worker sends them to the primary); null without --metrics-path. */
+  get metrics(): GatewayMetrics | null {
+    return this.#metrics;
+  }
+
   /** Serves a connection accepted elsewhere (by the --workers primary) on listen address `index`. */
   adopt(index: number, socket: Socket): void {
     const server = this.#servers[index];
@@ -121,6 +133,14 @@ export class Gateway {
         body: { sessions: this.#cluster ? await this.#cluster.sessions() : summarize(this.registry) },
       }));
     }
+    if (url.pathname === this.#config.metricsPath && readOnly && this.#metrics) {
+      const metrics = this.#metrics;
+      return this.#answerWith(res, 'metrics', async () => ({
+        status: 200,
+        body: this.#cluster ? await this.#cluster.metrics() : await metrics.text(),
+        headers: { 'Content-Type': METRICS_CONTENT_TYPE },
+      }));
+    }
     // A route's own path is WebSocket only, even if a file has its name; the catch-all "*" yields to files.
     const route = this.#routes?.match(url.pathname);
     const web = this.#web;
@@ -136,9 +156,9 @@ export class Gateway {
   }
 
   /** Answers with what `produce` resolves to (may ask the --workers primary), or 500 if it fails. */
-  #answerWith(res: http.ServerResponse, what: string, produce: () => Promise<{ status: number; body: unknown }>): void {
+  #answerWith(res: http.ServerResponse, what: string, produce: () => Promise<{ status: number; body: unknown; headers?: Record<string, string> }>): void {
     produce().then(
-      ({ status, body }) => answer(res, status, body),
+      ({ status, body, headers }) => answer(res, status, body, headers),
       (err) => {
         this.#log.error({ err }, `${what} failed`);
         answer(res, 500, 'Internal Server Error\n');

@@ -11,6 +11,7 @@ import { checkHandshake, offeredProtocols } from './handshake.js';
 import { refuseUpgrade } from './http-answers.js';
 import { decisions, type RouteTable, type ServedRoute } from './route-table.js';
 import type { Admission } from './admission.js';
+import type { GatewayMetrics } from '../observability/metrics.js';
 
 export interface UpgradeEnv {
   routes: RouteTable;
@@ -20,6 +21,8 @@ export interface UpgradeEnv {
   stopping: () => boolean;
   /** The session limit (maxSessions), here or across workers. */
   admission: Admission;
+  /** Counts refusals by status (--metrics-path); null when metrics are off. */
+  metrics: GatewayMetrics | null;
 }
 
 export async function handleUpgrade(env: UpgradeEnv, req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
@@ -32,6 +35,7 @@ export async function handleUpgrade(env: UpgradeEnv, req: IncomingMessage, socke
   socket.on('error', onSocketError);
   const refuse = (status: number, reason: string, headers?: Record<string, string>) => {
     log.info({ status, reason }, 'handshake refused');
+    env.metrics?.refused(status);
     refuseUpgrade(socket, status, headers);
   };
   if (!url) return refuse(400, 'request target is not an absolute path');
