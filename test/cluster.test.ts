@@ -334,4 +334,8 @@ test('--metrics-path under --workers 2: one answer sums every worker (and the pr
     10_000,
     () => (after?.text ?? 'no scrape answered').split('\n').filter((l) => l.startsWith('wsgate_')).join('\n'),
   );
+  // The dead worker's counters stay in the sums (a sum that fell would read as a counter reset).
+  assert.equal(after!.value('wsgate_sessions_opened_total', 'route="*"'), 4);
+  assert.equal(after!.value('wsgate_bytes_total', 'route="*",direction="in"'), 36);
+  assert.equal(after!.value('process_max_fds'), s.value('process_max_fds'), 'the per-process limit, not a sum');
 });

@@ -3,6 +3,7 @@
 // cluster.test.ts.)
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
+import http from 'node:http';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,7 +11,7 @@ import type { WebSocket } from 'ws';
 import { closed, connect, handshakeStatus, rawRequest, spawnCli, startBackend, upgradeRequest } from './helpers.js';
 import { scrape, type Scrape } from './support/prometheus.js';
 
-async function gatewayWith(t: TestContext, yaml: string) {
+async function gatewayWith(t: TestContext, yaml: string): Promise<{ port: number; backendSockets: Set<import('node:net').Socket> }> {
   const backend = await startBackend((s) => s.pipe(s));
   t.after(() => backend.close());
   const dir = mkdtempSync(join(tmpdir(), 'wsgate-metrics-'));
@@ -19,7 +20,7 @@ async function gatewayWith(t: TestContext, yaml: string) {
   writeFileSync(file, yaml.replaceAll('BACKEND', `127.0.0.1:${backend.port}`));
   const cli = await spawnCli(['--config', file]);
   t.after(() => cli.child.kill('SIGKILL'));
-  return cli.port;
+  return { port: cli.port, backendSockets: backend.sockets };
 }
 
 async function echoes(ws: WebSocket, data: Buffer): Promise<void> {
@@ -50,7 +51,7 @@ routes:
 `;
 
 test('--metrics-path: open sessions, bytes and messages each way, closes by side and refusals by status, per route', { timeout: 30_000 }, async (t) => {
-  const port = await gatewayWith(t, ROUTES);
+  const { port, backendSockets } = await gatewayWith(t, ROUTES);
   const before = await scrape(port);
   assert.equal(before.status, 200);
   assert.match(before.contentType, /^text\/plain; version=0\.0\.4/);
@@ -92,10 +93,41 @@ test('--metrics-path: open sessions, bytes and messages each way, closes by side
   assert.equal(after.value('wsgate_bytes_total', 'route="/echo",direction="in"'), 10, 'an ended session keeps counting in the totals');
   assert.equal(after.value('wsgate_sessions_opened_total', 'route="/echo"'), 1);
   assert.equal(after.value('wsgate_sessions', 'route="/vnc"'), 1);
+
+  // The backend hangs up: the gateway closes the session.
+  const vncGone = closed(vnc);
+  for (const s of backendSockets) s.destroy();
+  await vncGone;
+  const end = await scrapeUntil(port, (s) => s.value('wsgate_sessions', 'route="/vnc"') === 0);
+  assert.equal(end.value('wsgate_sessions_closed_total', 'route="/vnc",closed_by="server"'), 1, end.text);
+  assert.equal(end.value('wsgate_bytes_total', 'route="/vnc",direction="out"'), 1000);
+});
+
+test('--metrics-path: scrapes close together stay well-formed; HEAD answers the headers', { timeout: 20_000 }, async (t) => {
+  const { port } = await gatewayWith(t, ROUTES);
+  const scrapes = await Promise.all([scrape(port), scrape(port), scrape(port)]);
+  const again = await scrape(port);
+  for (const s of [...scrapes, again]) {
+    assert.equal(s.status, 200);
+    for (const line of s.text.split('\n').filter((l) => l && !l.startsWith('#'))) assert.match(line, / -?\d+(\.\d+)?(e[-+]\d+)?$/, `not a finite number: ${line}`);
+    assert.ok(s.value('wsgate_event_loop_busy_seconds_total')! > 0);
+  }
+  const head = await new Promise<{ status: number; type: string; body: string }>((resolve, reject) => {
+    const req = http.request({ host: '127.0.0.1', port, path: '/metrics', method: 'HEAD', agent: false }, (res) => {
+      let body = '';
+      res.on('data', (c) => (body += c));
+      res.on('end', () => resolve({ status: res.statusCode!, type: String(res.headers['content-type']), body }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+  assert.equal(head.status, 200);
+  assert.match(head.type, /^text\/plain; version=0\.0\.4/);
+  assert.equal(head.body, '');
 });
 
 test('without --metrics-path nothing is served at /metrics', { timeout: 20_000 }, async (t) => {
-  const port = await gatewayWith(t, ROUTES.replace('metricsPath: /metrics\n', ''));
+  const { port } = await gatewayWith(t, ROUTES.replace('metricsPath: /metrics\n', ''));
   assert.equal((await scrape(port)).status, 404);
 });
 

@@ -13,7 +13,8 @@ import type { Logger } from '../observability/logger.js';
 import { tlsMode, type ClusterStatus } from '../server/gateway.js';
 import { listenOn } from '../server/listener.js';
 import { isWsgateMessage, WORKER_ID_ENV, type Collectable, type PrimaryMessage, type WorkerMessage } from './messages.js';
-import { mergeSnapshots, primaryMetrics, type MetricsSnapshot } from '../observability/metrics.js';
+import { primaryMetrics, type MetricsSnapshot } from '../observability/metrics.js';
+import { MetricsMerger } from '../observability/process-metrics.js';
 import type { SessionSummary } from '../observability/session-list.js';
 
 /** More deaths than this within CRASH_WINDOW_MS means the workers cannot run: give up. */
@@ -68,12 +69,12 @@ export async function runPrimary(config: GatewayConfig, log: Logger, listenTimeo
     return best;
   };
   /** Gatherings of every worker's sessions or metrics: each finishes when every worker replied, or on timeout. */
-  const collecting = new Map<number, { waiting: Set<number>; parts: unknown[]; done: () => void }>();
+  const collecting = new Map<number, { what: Collectable; waiting: Set<number>; parts: unknown[]; done: () => void }>();
   let nextCollectId = 1;
   const collect = (what: Collectable, finish: (parts: unknown[]) => void) => {
     const id = nextCollectId++;
     const targets = [...members.values()].filter((m) => m.ready && m.worker.isConnected());
-    const gathering = { waiting: new Set(targets.map((m) => m.id)), parts: [] as unknown[], done: () => {} };
+    const gathering = { what, waiting: new Set(targets.map((m) => m.id)), parts: [] as unknown[], done: () => {} };
     const timer = setTimeout(() => gathering.done(), COLLECT_TIMEOUT_MS);
     gathering.done = () => {
       clearTimeout(timer);
@@ -87,18 +88,22 @@ export async function runPrimary(config: GatewayConfig, log: Logger, listenTimeo
   const listSessions = (requester: Member, requestId: number) =>
     collect('sessions', (parts) => send(requester, { wsgate: 'list', id: requestId, sessions: (parts as SessionSummary[][]).flat() }));
   // The primary's own metrics (its process, worker restarts) join the workers' in the merge.
-  const ownMetrics = config.metricsPath ? await primaryMetrics(() => members.size) : null;
-  const mergeMetrics = (requester: Member, requestId: number) =>
-    collect('metrics', (parts) => {
-      const merged = async () => mergeSnapshots([...(ownMetrics ? [await ownMetrics.snapshot()] : []), ...(parts as MetricsSnapshot[])]);
-      merged().then(
-        (text) => send(requester, { wsgate: 'metrics', id: requestId, text }),
-        (err) => {
-          log.error({ err }, 'merging metrics failed');
-          send(requester, { wsgate: 'metrics', id: requestId, text: null });
-        },
-      );
-    });
+  const running = () => [...members.values()].filter((m) => m.ready && m.worker.isConnected()).length;
+  const ownMetrics = config.metricsPath ? await primaryMetrics(running) : null;
+  const merger = new MetricsMerger();
+  /** The merge in progress: requests that come meanwhile share it, so a client asking in a loop costs one gathering at a time. */
+  let merging: Promise<string | null> | null = null;
+  const gatherAndMerge = () =>
+    new Promise<MetricsSnapshot[]>((resolve) => collect('metrics', (parts) => resolve(parts as MetricsSnapshot[])))
+      .then(async (parts) => merger.merge([...(ownMetrics ? [await ownMetrics.snapshot()] : []), ...parts]))
+      .catch((err: unknown) => {
+        log.error({ err }, 'merging metrics failed');
+        return null;
+      });
+  const mergeMetrics = (requester: Member, requestId: number) => {
+    merging ??= gatherAndMerge().finally(() => (merging = null));
+    void merging.then((text) => send(requester, { wsgate: 'metrics', id: requestId, text }));
+  };
 
   let nextConnectionId = 1;
   const handOver = (socket: net.Socket, listener: number) => {
@@ -184,6 +189,7 @@ export async function runPrimary(config: GatewayConfig, log: Logger, listenTimeo
           const gathering = collecting.get(m.id);
           if (!gathering || !gathering.waiting.delete(id)) break;
           if (m.part !== null) gathering.parts.push(m.part);
+          if (m.part !== null && gathering.what === 'metrics') merger.seen(id, m.part as MetricsSnapshot);
           if (gathering.waiting.size === 0) gathering.done();
           break;
         }
@@ -197,6 +203,9 @@ export async function runPrimary(config: GatewayConfig, log: Logger, listenTimeo
       // Handoffs it never acknowledged: our copy is the last one, so this closes them for the client.
       for (const socket of member.inFlight.values()) socket.destroy();
       member.inFlight.clear();
+      merger.retire(id);
+      // Answers it will never give: a gathering waiting only for it finishes now, not at its timeout.
+      for (const gathering of collecting.values()) if (gathering.waiting.delete(id) && gathering.waiting.size === 0) gathering.done();
       if (!started) {
         // A worker that cannot start (bad plugin, unreadable file) fails the whole start, with its exit code.
         settleStart(code || 1);

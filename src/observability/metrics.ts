@@ -8,19 +8,17 @@
 // never anything a client chooses (no unbounded series).
 //
 // Under --workers every worker keeps its own registry; the primary merges
-// them with prom-client's AggregatorRegistry.aggregate (sums, except where
-// prom-client's default metrics say otherwise) and adds its own.
+// them and its own (process-metrics.ts).
 import type { Registry } from 'prom-client';
 import type { SessionRegistry } from './session-registry.js';
 import type { CloseInfo, Session } from '../session/session.js';
+import { addProcessMetrics } from './process-metrics.js';
 
 /** What one process's metrics look like on the wire to the primary (Registry.getMetricsAsJSON()). */
 export type MetricsSnapshot = Awaited<ReturnType<Registry['getMetricsAsJSON']>>;
 
 /** Session lengths: a VNC or terminal session lasts minutes to hours. */
 const DURATION_BUCKETS = [1, 10, 60, 300, 900, 1800, 3600, 4 * 3600, 12 * 3600, 24 * 3600];
-/** Event-loop delay sampling interval of the default metrics, ms (prom-client's 10 ms wakes an idle process 100 times a second). */
-const LOOP_SAMPLE_MS = 100;
 
 const CLOSED_BY: ReadonlyArray<CloseInfo['by']> = ['server', 'client', 'network'];
 
@@ -44,7 +42,7 @@ export class GatewayMetrics {
   static async create(sessions: SessionRegistry, routes: readonly string[]): Promise<GatewayMetrics> {
     const prom = await import('prom-client');
     const registry = new prom.Registry();
-    prom.collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: LOOP_SAMPLE_MS });
+    addProcessMetrics(prom, registry);
     const registers = [registry];
     const ended = new Map<string, Traffic>(routes.map((r) => [r, { bytesIn: 0, bytesOut: 0, messagesIn: 0, messagesOut: 0 }]));
     /** Ended sessions' counts plus the live ones', per route. */
@@ -138,10 +136,10 @@ export class GatewayMetrics {
 export async function primaryMetrics(workers: () => number): Promise<{ snapshot(): Promise<MetricsSnapshot>; workerReplaced(): void }> {
   const prom = await import('prom-client');
   const registry = new prom.Registry();
-  prom.collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: LOOP_SAMPLE_MS });
+  addProcessMetrics(prom, registry);
   new prom.Gauge({
     name: 'wsgate_workers',
-    help: 'Worker processes running (--workers)',
+    help: 'Worker processes running and ready (--workers)',
     registers: [registry],
     collect() {
       this.set(workers());
@@ -149,12 +147,6 @@ export async function primaryMetrics(workers: () => number): Promise<{ snapshot(
   });
   const replaced = new prom.Counter({ name: 'wsgate_worker_restarts_total', help: 'Worker processes that died and were replaced', registers: [registry] });
   return { snapshot: () => registry.getMetricsAsJSON(), workerReplaced: () => replaced.inc() };
-}
-
-/** The Prometheus text of several processes' snapshots merged (what the --workers primary answers). */
-export async function mergeSnapshots(snapshots: MetricsSnapshot[]): Promise<string> {
-  const { AggregatorRegistry } = await import('prom-client');
-  return AggregatorRegistry.aggregate(snapshots).metrics();
 }
 
 /** The Content-Type of the Prometheus text format (prom-client's, without loading it). */
