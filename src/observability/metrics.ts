@@ -44,7 +44,7 @@ export class GatewayMetrics {
     const registry = new prom.Registry();
     addProcessMetrics(prom, registry);
     const registers = [registry];
-    const ended = new Map<string, Traffic>(routes.map((r) => [r, { bytesIn: 0, bytesOut: 0, messagesIn: 0, messagesOut: 0 }]));
+    const ended = new Map<string, Traffic>(routes.map((r) => [r, noTraffic()]));
     /** Ended sessions' counts plus the live ones', per route. */
     const traffic = (): Map<string, Traffic> => {
       const sum = new Map([...ended].map(([route, t]) => [route, { ...t }]));
@@ -152,9 +152,13 @@ export async function primaryMetrics(workers: () => number): Promise<{ snapshot(
 /** The Content-Type of the Prometheus text format (prom-client's, without loading it). */
 export const METRICS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
 
+function noTraffic(): Traffic {
+  return { bytesIn: 0, bytesOut: 0, messagesIn: 0, messagesOut: 0 };
+}
+
 function addTraffic(sum: Map<string, Traffic>, s: Session): void {
   let t = sum.get(s.meta.route);
-  if (!t) sum.set(s.meta.route, (t = { bytesIn: 0, bytesOut: 0, messagesIn: 0, messagesOut: 0 }));
+  if (!t) sum.set(s.meta.route, (t = noTraffic()));
   t.bytesIn += s.bytesIn;
   t.bytesOut += s.bytesOut;
   t.messagesIn += s.messagesIn;
