@@ -126,6 +126,11 @@ export class GatewayMetrics {
     return this.#registry.getMetricsAsJSON();
   }
 
+  /** The Content-Type of text() (and of the merged text under --workers: the same format). */
+  get contentType(): string {
+    return this.#registry.contentType;
+  }
+
   /** This process's metrics in the Prometheus text format. */
   text(): Promise<string> {
     return this.#registry.metrics();
@@ -148,9 +153,6 @@ export async function primaryMetrics(workers: () => number): Promise<{ snapshot(
   const replaced = new prom.Counter({ name: 'wsgate_worker_restarts_total', help: 'Worker processes that died and were replaced', registers: [registry] });
   return { snapshot: () => registry.getMetricsAsJSON(), workerReplaced: () => replaced.inc() };
 }
-
-/** The Content-Type of the Prometheus text format (prom-client's, without loading it). */
-export const METRICS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
 
 function noTraffic(): Traffic {
   return { bytesIn: 0, bytesOut: 0, messagesIn: 0, messagesOut: 0 };

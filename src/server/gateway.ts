@@ -15,7 +15,7 @@ import { novncStaticFiles } from './novnc.js';
 import { LoopMonitor } from '../observability/loop-stats.js';
 import { localAdmission, type Admission } from './admission.js';
 import { isLoopback, summarize, type SessionSummary } from '../observability/session-list.js';
-import { GatewayMetrics, METRICS_CONTENT_TYPE } from '../observability/metrics.js';
+import { GatewayMetrics } from '../observability/metrics.js';
 
 /** What a worker process gets from the primary under --workers (src/cluster/). */
 export interface ClusterHooks {
@@ -73,8 +73,7 @@ export class Gateway {
     if (web) this.#web = web.kind === 'novnc' ? novncStaticFiles() : new StaticFiles(web.root);
     const admission = this.#cluster?.admission ?? localAdmission(this.#config.maxSessions);
     if (this.#config.metricsPath) this.#metrics = await GatewayMetrics.create(this.registry, this.#config.routes.map((r) => r.path));
-    const metrics = this.#metrics;
-    const env = { routes: this.#routes, registry: this.registry, log: this.#log, stopping: () => this.#stopping, admission, metrics };
+    const env = { routes: this.#routes, registry: this.registry, log: this.#log, stopping: () => this.#stopping, admission, metrics: this.#metrics };
     const addresses: AddressInfo[] = [];
     for (const addr of this.#config.listen) {
       const server = createListener(this.#config.tls, this.#log);
@@ -138,7 +137,7 @@ export class Gateway {
       return this.#answerWith(res, 'metrics', async () => ({
         status: 200,
         body: this.#cluster ? await this.#cluster.metrics() : await metrics.text(),
-        headers: { 'Content-Type': METRICS_CONTENT_TYPE },
+        headers: { 'Content-Type': metrics.contentType },
       }));
     }
     // A route's own path is WebSocket only, even if a file has its name; the catch-all "*" yields to files.
