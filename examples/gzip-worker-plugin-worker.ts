@@ -4,7 +4,7 @@
 // as zlib produces them. Awaiting each write() is the backpressure: when the
 // client reads slowly the credit runs out, write() waits, and so does zlib.
 import { createGzip } from 'node:zlib';
-import { serveTasks } from '../src/worker/serve.js';
+import { serveTasks } from 'wsgate/worker';
 
 export interface GzipTask {
   /** The client's message (copied to this thread). */

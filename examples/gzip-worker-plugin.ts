@@ -12,10 +12,8 @@
 // the session through its worker channel. Replies keep the order of the
 // requests because a session's tasks run one after another. The pool is
 // ended by shutdown() when the gateway stops. See docs/workers.md.
-import { accept, type HandlerFactory } from '../src/handlers/types.js';
-import { SessionClosedError } from '../src/session/errors.js';
-import { WorkerFailure } from '../src/session/worker-bridge.js';
-import { WorkerPool } from '../src/worker/pool.js';
+import { accept, SessionClosedError, type HandlerFactory } from 'wsgate';
+import { WorkerFailure, WorkerPool } from 'wsgate/worker';
 import type { GzipTask } from './gzip-worker-plugin-worker.js';
 
 interface GzipOptions {

@@ -18,7 +18,7 @@
 // startup: it reads and checks the route's options (an unknown or mistyped
 // option stops startup, naming routes[i].<field> and its line), and returns
 // the handler that serves every session of the route.
-import { accept, refuse, type HandlerFactory } from '../src/handlers/types.js';
+import { accept, refuse, type HandlerFactory } from 'wsgate';
 
 interface UppercaseOptions {
   prefix?: string;
