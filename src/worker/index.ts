@@ -3,7 +3,7 @@
 // Worker thread: serveTasks (with a pool) or connectSession (with a channel's port).
 // Importing it starts no thread and has no side effect, so both sides load
 // this one entry.
-export { WorkerPool } from './pool.js';
+export { liveWorkerThreads, WorkerPool, workerPools } from './pool.js';
 export type { WorkerPoolOptions, WorkerPoolStats } from './pool.js';
 export { openWorkerChannel, WorkerFailure } from '../session/worker-bridge.js';
 export type { ChannelOutcome, WorkerChannel, WorkerChannelOptions } from '../session/worker-bridge.js';
