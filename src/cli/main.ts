@@ -1,7 +1,7 @@
 // The wsgate command: parse, start, run until a signal (or a websockify
 // lifetime option) says stop, then stop gracefully and exit 0.
 // Exit codes: 0 normal stop, 1 runtime failure (e.g. port in use), 2 bad usage or config.
-import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import cluster from 'node:cluster';
 import { ConfigError } from '../config/errors.js';
 import { createLogger } from '../observability/logger.js';
@@ -13,7 +13,9 @@ import { runPrimary } from '../cluster/primary.js';
 import { PrimaryLink, workerId } from '../cluster/worker.js';
 
 export function version(): string {
-  const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
+  // The package's own name, resolved through its exports map: the same file whether
+  // wsgate runs from this repository or from node_modules, whatever dist/'s layout.
+  const pkg = createRequire(import.meta.url)('wsgate/package.json') as { version: string };
   return pkg.version;
 }
 
