@@ -1,7 +1,7 @@
 // Worker producers vs main-thread producers: messages per second and MB/s
 // a client receives, for 1 and 16 sessions; then a thread pool vs a fresh
 // thread per producer; then whether a shared-memory ring would beat
-// postMessage. Run: `node dist/bench/workers.js` (after tsc). Clients run in
+// postMessage. Run: `node dist/bench/workers.js` (after npm run build). Clients run in
 // a child process (this file with --client), so they do not share the
 // gateway's thread. Results go to stdout as Markdown (docs/workers.md).
 import { spawn } from 'node:child_process';
