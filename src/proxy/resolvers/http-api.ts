@@ -1,15 +1,9 @@
-// Tokens looked up by an HTTP(S) API, as websockify's BaseTokenAPI /
-// JSONTokenApi do: GET `url` with the token put in place of `%s` or `{token}`
-// (URL-encoded), or added as the query parameter `token`; or POST with the
-// JSON body {"token": ...}. A 200 reply is JSON {"host", "port", ...} (the
-// other fields become parameters; websockify's {"host": "h:port"} works too)
-// or the text "host:port". 403, 404 and 410 mean no such token (null → 403);
-// anything else (other statuses, a reply we cannot read, no connection) is a
-// StoreError (503). Requests go through one keep-alive agent per resolver
-// with at most `maxSockets` connections; the others wait for a free one, so a
-// burst of lookups cannot flood the API. The lookup's AbortSignal (the
-// gateway's timeout) aborts the request. Configured headers (an
-// Authorization header, say) are sent, never logged.
+// The `http` resolver: websockify's BaseTokenAPI / JSONTokenApi, for portals
+// that already answer "where does this token go?". Only 403, 404 and 410 mean
+// "no such token"; anything else is the API failing (503), so an outage never
+// looks like a wrong token. One keep-alive agent per resolver, capped at
+// `maxSockets`, so a burst of clients cannot flood the API. The request
+// format, the replies and the options are in docs/resolvers.md.
 import http from 'node:http';
 import https from 'node:https';
 import { throwIfAborted } from './aborting.js';

@@ -1,15 +1,9 @@
-// The token is itself the target: a JWT whose claims `host` and `port` name
-// the backend; every claim (exp, iat, aud, ... included, as strings; arrays
-// and objects as JSON) becomes a session parameter. Verified with jose:
-// signature (HS256/384/512 with `secret`, RS*/PS*/ES256/EdDSA with a PEM
-// `publicKey`, a `jwks` file, or websockify's JWTTokenApi `keyFile`: PEM or a
-// base64url secret), exp/nbf (with `clockTolerance`), aud, iss.
-// Optionally encrypted (`decryptionKey`): a JWE whose plaintext is a signed
-// JWT (nested, any key type), or, with a shared-secret key only, a JWE whose
-// plaintext is the claims (only holders of the secret can make one; a
-// public-key JWE without a signature inside anyone could make, so it is refused).
-// A token that fails any check resolves null (403), never a StoreError: there
-// is no store. Key files are read at startup and again when they change.
+// The `jwt` resolver: the token is itself the target (claims `host`, `port`),
+// verified with jose, so there is no store to ask and none to be down: a
+// token that fails any check resolves null (403), never a StoreError (503).
+// A JWE holding bare claims is accepted only with a shared secret: with a
+// key pair, anyone holding the public key could make one. Keys, algorithms
+// and the accepted JWE forms are in docs/resolvers.md.
 import path from 'node:path';
 import { compactDecrypt, jwtDecrypt, jwtVerify, type JWTPayload, type JWTVerifyOptions } from 'jose';
 import { fingerprint, type Logger } from '../../observability/logger.js';

@@ -1,17 +1,10 @@
-// Tokens in Redis, as websockify's TokenRedis stores them: the value at
-// `prefix + token` is "host:port" or JSON ({"host": "h", "port": 5900, ...}
-// or websockify's {"host": "h:5900"}); other JSON fields become parameters.
-// Expiry is Redis's own key TTL, or a JSON "expiresAt" (epoch seconds).
-// Single use (config `singleUse: true`, or JSON "singleUse": true): consume()
-// deletes the key; Redis runs one DEL at a time, so exactly one caller across
-// all gateways gets 1 back and the others are refused.
-// Revocation: revokeToken() deletes the key and publishes the token on
-// REVOKE_CHANNEL; every gateway's watchRevocations() subscriber hears it.
-//
-// One client per resolver, connected on first use. It never queues commands
-// while Redis is away (enableOfflineQueue: false), so a down Redis answers a
-// lookup with a StoreError at once instead of holding it until the timeout;
-// it reconnects in the background (every <= 2 s) so lookups recover by themselves.
+// The `redis` resolver: websockify's TokenRedis values, plus what Redis can
+// arbitrate between gateways that share it. Single use is one DEL (Redis runs
+// them one at a time, so exactly one gateway gets 1 back), and revocation is
+// a publish on REVOKE_CHANNEL that every gateway's subscriber hears. The
+// client never queues commands while Redis is away (enableOfflineQueue:
+// false), so a down Redis fails a lookup at once (503) instead of holding it
+// until the timeout. Values, expiry and options are in docs/resolvers.md.
 import { Redis, type RedisOptions } from 'ioredis';
 import { fingerprint, type Logger } from '../../observability/logger.js';
 import { raceAbort, throwIfAborted } from './aborting.js';
