@@ -10,7 +10,7 @@ import type { ConnectContext, ConnectResult } from '../handlers/types.js';
 import { abandonSession, runSession } from '../handlers/runtime.js';
 import { checkHandshake, offeredProtocols } from './handshake.js';
 import { refuseUpgrade } from './http-answers.js';
-import { decisions, type RouteTable, type ServedRoute } from './route-table.js';
+import type { RouteTable, ServedRoute } from './route-table.js';
 import type { Admission } from './admission.js';
 import type { GatewayMetrics } from '../observability/metrics.js';
 
@@ -137,7 +137,6 @@ async function connectAndOpen(env: UpgradeEnv, req: IncomingMessage, socket: Dup
     return refuse(500, 'handler error');
   }
 
-  decisions.set(req, { protocol, headers: responseHeaders });
   // If `ws` refuses the handshake after all, it closes the socket without calling back.
   // (Removed once the session opens: from then on the session's close gives the slot back.)
   const onCloseBeforeOpen = () => {
@@ -145,7 +144,7 @@ async function connectAndOpen(env: UpgradeEnv, req: IncomingMessage, socket: Dup
     giveBackSlot();
   };
   socket.once('close', onCloseBeforeOpen);
-  route.wss.handleUpgrade(req, socket, head, (ws) => {
+  route.upgrade(req, socket, head, { protocol, headers: responseHeaders }, (ws) => {
     socket.removeListener('close', onCloseBeforeOpen);
     // From here the runtime owns the session; the slot goes back once it has ended.
     runSession(env, route.config, route.handler, ws, { remoteAddress, path: url.pathname, protocol: protocol ?? '', target: target ?? '', params: params ?? {} }, state, giveBackSlot);
