@@ -7,12 +7,14 @@
 // Teardown, when the Session emits 'close' (listeners run in the order they
 // were added, all in one turn):
 //   1. the registry forgets the session (its listener, added by add() before
-//      any other): 'ended' and, for the last one, 'empty' fire;
-//   2. this runtime logs "session closed" with the session's totals;
+//      the runtime's): 'ended' and, for the last one, 'empty' fire (metrics,
+//      --run-once, a stop waiting for sessions);
+//   2. the runtime logs "session closed" with the session's totals;
 //   3. handler.close(): tcp-proxy ends the backend side there (FIN once every
-//      byte already written has gone; destroyed after closeTimeout if the
-//      backend does not close too);
-//   4. `ended`: the upgrade gives the session-limit slot back.
+//      byte already written has gone; destroyed after closeTimeout unless
+//      the backend closes first);
+//   4. `ended`: the upgrade gives the session-limit slot back;
+//   5. listeners the handler itself added in open() (a token's revocation entry).
 import type { WebSocket } from 'ws';
 import type { RouteConfig } from '../config/types.js';
 import type { Logger } from '../observability/logger.js';
