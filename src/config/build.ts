@@ -53,8 +53,8 @@ export function buildConfig(raw: unknown, locate: Locator, baseDir: string): Gat
     gracePeriod: r.gracePeriod === undefined ? 3000 : parseSeconds(r.gracePeriod),
     exitWhenIdle: r.exitWhenIdle === undefined ? 0 : parseSeconds(r.exitWhenIdle),
     runOnce: r.runOnce === true,
-    logLevel: (r.logLevel as string | undefined) ?? 'info',
-    traffic: r.traffic === true,
+    // `traffic: true` is --traffic: trace level, one line per frame; an explicit logLevel wins, as --log-level does.
+    logLevel: (r.logLevel as string | undefined) ?? (r.traffic === true ? 'trace' : 'info'),
     workers: resolveWorkers(r.workers as number | 'auto' | undefined),
     maxSessions: (r.maxSessions as number | undefined) ?? 0,
     routes,

@@ -61,9 +61,8 @@ export interface GatewayConfig {
   exitWhenIdle: number;
   /** websockify --run-once: exit after the first session ends. */
   runOnce: boolean;
+  /** A pino level; "trace" logs every frame (websockify --traffic, `traffic: true`). */
   logLevel: string;
-  /** Log every frame (websockify --traffic). */
-  traffic: boolean;
   routes: RouteConfig[];
   /** Processes serving the port (node:cluster); 1 = this process alone. */
   workers: number;

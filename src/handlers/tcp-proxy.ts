@@ -1,13 +1,15 @@
 // The original module's TCP proxy: find the target (fixed, or looked up by
 // the client's token), dial it before the handshake completes (so a dead
 // backend is a 502/504, not an accept-then-close), negotiate
-// `binary`/`base64`, then relay until either side ends.
+// `binary`/`base64`, then relay until either side ends: the relay reads the
+// backend, and the client's messages and close reach it through this
+// handler's message() and close() hooks.
 import { accept, refuse, type Handler, type HandlerFactory } from './types.js';
 import { ConfigValueError, parseHostPort, parseSeconds } from '../config/units.js';
 import { dial, describeTarget, DialError, type BackendConnection, type DialTarget } from '../proxy/dial.js';
 import { chooseSubprotocol, type Encoding } from '../proxy/codec.js';
 import { lookupService } from '../proxy/services.js';
-import { relay } from '../proxy/relay.js';
+import { relay, type Relay } from '../proxy/relay.js';
 import { TokenTargets, tokenSchema, type ResolverBlock, type TokenOptions } from '../proxy/token-targets.js';
 
 interface TcpProxyOptions {
@@ -28,6 +30,8 @@ interface ProxyState {
   encoding: Encoding;
   /** The token that chose the target, kept so a revocation can find the session. */
   token?: string;
+  /** Set by open(). */
+  relay: Relay | null;
 }
 
 export const createTcpProxy: HandlerFactory = async (ctx) => {
@@ -74,7 +78,7 @@ export const createTcpProxy: HandlerFactory = async (ctx) => {
       }
       try {
         const backend = await dial(target!, { ...dialOptions, signal: c.signal });
-        return accept({ backend, encoding: choice.encoding, token }, { protocol: choice.protocol, target: describeTarget(target!), params });
+        return accept({ backend, encoding: choice.encoding, token, relay: null }, { protocol: choice.protocol, target: describeTarget(target!), params });
       } catch (e) {
         if (e instanceof DialError) return refuse(e.httpStatus, e.message);
         throw e;
@@ -82,12 +86,21 @@ export const createTcpProxy: HandlerFactory = async (ctx) => {
     },
     open(state, session) {
       if (tokens && state.token !== undefined) tokens.track(state.token, session);
-      relay(session, state.backend.socket, state.backend.reader, {
+      state.relay = relay(session, state.backend.socket, state.backend.reader, {
         encoding: state.encoding,
         closeTimeoutMs: ctx.route.closeTimeout,
         log: ctx.log,
         traffic: ctx.log.isLevelEnabled('trace'),
       });
+    },
+    message(state, _session, data) {
+      state.relay?.fromClient(data);
+    },
+    close(state) {
+      // The runtime has logged "session closed"; the backend now gets FIN after
+      // what was written to it, and is destroyed if it does not close within closeTimeout.
+      if (state.relay) state.relay.clientClosed();
+      else state.backend.socket.destroy(); // open() failed before the relay started
     },
     abandon(state) {
       state.backend.socket.destroy();

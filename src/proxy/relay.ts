@@ -3,6 +3,9 @@
 //   backend EOF   -> everything already read is sent, then close 1000
 //   backend error -> close 1011 after what was already queued
 //   client close  -> the backend gets every byte received, then FIN
+// The relay reads the backend itself; the client's side reaches it through
+// the handler (tcp-proxy's message() and close() hooks, called by the
+// handler runtime): it listens to the Session only for 'drain'.
 import type { Socket } from 'node:net';
 import type { Session } from '../session/session.js';
 import type { BackendReader } from './backend-reader.js';
@@ -14,12 +17,20 @@ export interface RelayOptions {
   /** After the session ends, how long the backend may take to finish before it is destroyed. */
   closeTimeoutMs: number;
   log: Logger;
-  /** Log every chunk (websockify --traffic). */
+  /** Log every backend chunk (websockify --traffic; the runtime logs the client's messages). */
   traffic: boolean;
 }
 
-export function relay(session: Session, backend: Socket, reader: BackendReader, opts: RelayOptions): void {
-  // Taken apart so the listeners below (which live as long as the session) do not keep `opts`.
+/** The client's side of a relay, driven by the handler's hooks. */
+export interface Relay {
+  /** One message from the client: to the backend, decoded. */
+  fromClient(data: Buffer): void;
+  /** The session has ended: the backend gets what was written, then FIN. */
+  clientClosed(): void;
+}
+
+export function relay(session: Session, backend: Socket, reader: BackendReader, opts: RelayOptions): Relay {
+  // Taken apart so the closures below (which live as long as the session) do not keep `opts`.
   const { traffic, log, closeTimeoutMs } = opts;
   const base64 = opts.encoding === 'base64';
   let backendPaused = false;
@@ -59,8 +70,7 @@ export function relay(session: Session, backend: Socket, reader: BackendReader, 
     clientPaused = false;
     session.resumeReading();
   });
-  session.on('message', (data: Buffer) => {
-    if (traffic) log.trace({ sid: session.id, dir: 'client>backend', bytes: data.length }, 'traffic');
+  const fromClient = (data: Buffer) => {
     const bytes = base64 ? decodeBase64(data) : data;
     if (!bytes) {
       session.close(1007, 'invalid base64 payload');
@@ -71,7 +81,7 @@ export function relay(session: Session, backend: Socket, reader: BackendReader, 
       clientPaused = true;
       session.pauseReading();
     }
-  });
+  };
 
   backend.on('end', () => session.close(1000, 'backend closed the connection'));
   backend.on('error', (err: NodeJS.ErrnoException) => {
@@ -82,7 +92,7 @@ export function relay(session: Session, backend: Socket, reader: BackendReader, 
     else session.close(1000, 'backend closed the connection');
   });
 
-  session.on('close', () => {
+  const clientClosed = () => {
     if (backendPaused) session.removeListener('drain', resumeBackend);
     reader.unhold();
     if (backend.destroyed) return;
@@ -91,5 +101,7 @@ export function relay(session: Session, backend: Socket, reader: BackendReader, 
     timer.unref();
     backend.once('close', () => clearTimeout(timer));
     // Read (and drop) until the backend closes its side; lent chunks were released by the session.
-  });
+  };
+
+  return { fromClient, clientClosed };
 }

@@ -6,7 +6,7 @@ import type { GatewayConfig } from '../config/types.js';
 import type { Logger } from '../observability/logger.js';
 import { SessionRegistry } from '../observability/session-registry.js';
 import { createHandler } from '../handlers/registry.js';
-import { RouteTable, serveRoute } from './route-table.js';
+import { RouteTable, ServedRoute } from './route-table.js';
 import { handleUpgrade, requestUrl } from './upgrade.js';
 import { answer } from './http-answers.js';
 import { createListener, listenOn } from './listener.js';
@@ -67,7 +67,7 @@ export class Gateway {
    */
   async start({ listen = true } = {}): Promise<AddressInfo[]> {
     const served = [];
-    for (const route of this.#config.routes) served.push(serveRoute(route, await createHandler(route, this.#config.baseDir, this.#log)));
+    for (const route of this.#config.routes) served.push(new ServedRoute(route, await createHandler(route, this.#config.baseDir, this.#log)));
     this.#routes = new RouteTable(served);
     const web = this.#config.web;
     if (web) this.#web = web.kind === 'novnc' ? novncStaticFiles() : new StaticFiles(web.root);

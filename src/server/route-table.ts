@@ -1,37 +1,61 @@
 // Routes ready to serve: each with its handler and its own `ws` server
 // (noServer mode), since message size and compression are per route.
-import { WebSocketServer } from 'ws';
+import { WebSocketServer, type WebSocket } from 'ws';
 import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
 import type { RouteConfig } from '../config/types.js';
 import type { Handler } from '../handlers/types.js';
 
-export interface ServedRoute {
-  config: RouteConfig;
-  handler: Handler<unknown>;
-  wss: WebSocketServer;
-}
-
-/** What connect() decided for a request, read back by `ws` while it writes the 101. */
+/** What connect() decided for a request: the 101 carries exactly this subprotocol and these headers. */
 export interface Decision {
   protocol?: string;
+  /** Whole header lines ("Name: value"). */
   headers: string[];
 }
 
-export const decisions = new WeakMap<IncomingMessage, Decision>();
+export class ServedRoute {
+  readonly config: RouteConfig;
+  readonly handler: Handler<unknown>;
+  readonly #wss: WebSocketServer;
+  /**
+   * The upgrade that upgrade() is completing. `ws` asks for the protocol and
+   * the headers while it writes the 101, from within handleUpgrade() (it
+   * defers only for a verifyClient, and there is none), so the decision is
+   * held just for that call.
+   */
+  #completing: { req: IncomingMessage; decision: Decision } | null = null;
 
-export function serveRoute(config: RouteConfig, handler: Handler<unknown>): ServedRoute {
-  const wss = new WebSocketServer({
-    noServer: true,
-    maxPayload: config.maxMessageSize,
-    perMessageDeflate: config.perMessageDeflate,
-    clientTracking: false, // the SessionRegistry tracks sessions
-    handleProtocols: (_offered, req) => decisions.get(req)?.protocol ?? false,
-  });
-  wss.on('headers', (headers, req) => {
-    const extra = decisions.get(req)?.headers;
-    if (extra) headers.push(...extra);
-  });
-  return { config, handler, wss };
+  constructor(config: RouteConfig, handler: Handler<unknown>) {
+    this.config = config;
+    this.handler = handler;
+    this.#wss = new WebSocketServer({
+      noServer: true,
+      maxPayload: config.maxMessageSize,
+      perMessageDeflate: config.perMessageDeflate,
+      clientTracking: false, // the SessionRegistry tracks sessions
+      handleProtocols: (_offered, req) => this.#decisionFor(req).protocol ?? false,
+    });
+    this.#wss.on('headers', (headers, req) => headers.push(...this.#decisionFor(req).headers));
+  }
+
+  /**
+   * Writes the 101 with `decision`'s subprotocol and headers and calls
+   * `opened` with the WebSocket. If `ws` refuses the handshake after all, it
+   * answers or closes the socket and `opened` is never called.
+   */
+  upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, decision: Decision, opened: (ws: WebSocket) => void): void {
+    this.#completing = { req, decision };
+    try {
+      this.#wss.handleUpgrade(req, socket, head, opened);
+    } finally {
+      this.#completing = null;
+    }
+  }
+
+  #decisionFor(req: IncomingMessage): Decision {
+    if (this.#completing?.req !== req) throw new Error(`route ${this.config.path}: ws asked for a handshake decision outside upgrade()`);
+    return this.#completing.decision;
+  }
 }
 
 export class RouteTable {

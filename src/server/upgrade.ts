@@ -1,15 +1,16 @@
 // One upgrade request, from the raw HTTP request to an open Session:
-// route -> handshake check -> handler.connect (may dial the backend) ->
-// refusal with an HTTP status, or the 101 and a Session.
+// route -> handshake check -> admission -> handler.connect (may dial the
+// backend) -> refusal with an HTTP status, or the 101 and the handler
+// runtime (src/handlers/runtime.ts), which owns the session from there.
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Logger } from '../observability/logger.js';
 import type { SessionRegistry } from '../observability/session-registry.js';
-import { Session } from '../session/session.js';
 import type { ConnectContext, ConnectResult } from '../handlers/types.js';
+import { abandonSession, runSession } from '../handlers/runtime.js';
 import { checkHandshake, offeredProtocols } from './handshake.js';
 import { refuseUpgrade } from './http-answers.js';
-import { decisions, type RouteTable, type ServedRoute } from './route-table.js';
+import type { RouteTable, ServedRoute } from './route-table.js';
 import type { Admission } from './admission.js';
 import type { GatewayMetrics } from '../observability/metrics.js';
 
@@ -125,29 +126,28 @@ async function connectAndOpen(env: UpgradeEnv, req: IncomingMessage, socket: Dup
   if (!result.accept) return refuse(result.status, result.reason);
   const { state, protocol, target, params } = result;
   if (socket.destroyed || env.stopping()) {
-    route.handler.abandon?.(state);
+    abandonSession(route.handler, state, log);
     giveBackSlot();
     if (!socket.destroyed) refuse(503, 'gateway is stopping');
     return;
   }
   if (protocol !== undefined && !offered.includes(protocol)) {
-    route.handler.abandon?.(state);
+    abandonSession(route.handler, state, log);
     log.error({ protocol }, 'handler chose a subprotocol the client did not offer');
     return refuse(500, 'handler error');
   }
 
-  decisions.set(req, { protocol, headers: responseHeaders });
   // If `ws` refuses the handshake after all, it closes the socket without calling back.
   // (Removed once the session opens: from then on the session's close gives the slot back.)
   const onCloseBeforeOpen = () => {
-    route.handler.abandon?.(state);
+    abandonSession(route.handler, state, log);
     giveBackSlot();
   };
   socket.once('close', onCloseBeforeOpen);
-  route.wss.handleUpgrade(req, socket, head, (ws) => {
+  route.upgrade(req, socket, head, { protocol, headers: responseHeaders }, (ws) => {
     socket.removeListener('close', onCloseBeforeOpen);
-    const session = openSession(env, route, ws, { remoteAddress, path: url.pathname, protocol: protocol ?? '', target: target ?? '', params: params ?? {} }, state);
-    session.on('close', giveBackSlot);
+    // From here the runtime owns the session; the slot goes back once it has ended.
+    runSession(env, route.config, route.handler, ws, { remoteAddress, path: url.pathname, protocol: protocol ?? '', target: target ?? '', params: params ?? {} }, state, giveBackSlot);
   });
 }
 
@@ -159,68 +159,4 @@ export function requestUrl(target: string | undefined): URL | null {
   } catch {
     return null;
   }
-}
-
-function openSession(
-  env: UpgradeEnv,
-  route: ServedRoute,
-  ws: import('ws').WebSocket,
-  info: { remoteAddress: string; path: string; protocol: string; target: string; params: Record<string, string> },
-  state: unknown,
-): Session {
-  const session = new Session(ws, route.config, { remoteAddress: info.remoteAddress, route: route.config.path, path: info.path, protocol: info.protocol });
-  session.target = info.target;
-  session.params = info.params;
-  const { log } = env;
-  env.registry.add(session);
-  log.info({ ...logFields(session), target: session.target || undefined, protocol: info.protocol || undefined }, 'session open');
-  const { handler } = route;
-  // What these listeners capture lives as long as the session: the session, the handler and its
-  // state, the shared logger; no per-session logger or request objects (memory per idle session).
-  session.on('message', (data, isBinary) => {
-    if (log.isLevelEnabled('trace')) log.trace({ ...logFields(session), bytes: data.length, binary: isBinary }, 'message from client');
-    try {
-      handler.message?.(state, session, data, isBinary);
-    } catch (err) {
-      handlerFailed(log, session, 'message', err);
-    }
-  });
-  session.on('close', (closeInfo) => {
-    log.info(
-      {
-        ...logFields(session),
-        target: session.target || undefined,
-        bytesIn: session.bytesIn,
-        bytesOut: session.bytesOut,
-        messagesIn: session.messagesIn,
-        messagesOut: session.messagesOut,
-        durationMs: Date.now() - session.startedAt,
-        code: closeInfo.code,
-        reason: closeInfo.reason,
-        closedBy: closeInfo.by,
-      },
-      'session closed',
-    );
-    try {
-      handler.close?.(state, session, closeInfo);
-    } catch (err) {
-      log.error({ ...logFields(session), err }, 'handler close() threw');
-    }
-  });
-  try {
-    handler.open?.(state, session);
-  } catch (err) {
-    handlerFailed(log, session, 'open', err);
-  }
-  return session;
-}
-
-/** The fields every line about a session carries (made when a line is written, not kept). */
-function logFields(session: Session): { remote: string; path: string; sid: string; route: string } {
-  return { remote: session.meta.remoteAddress, path: session.meta.path, sid: session.id, route: session.meta.route };
-}
-
-function handlerFailed(log: Logger, session: Session, what: string, err: unknown): void {
-  log.error({ ...logFields(session), err }, `handler ${what}() threw`);
-  session.close(1011, 'internal error');
 }

@@ -16,7 +16,6 @@ export interface StreamPort {
 const EMPTY = Buffer.alloc(0);
 
 export class MessageStream {
-  readonly binary: boolean;
   readonly #session: { id: string };
   readonly #port: StreamPort;
   #held: Array<Buffer | Uint8Array> = [];
@@ -25,9 +24,8 @@ export class MessageStream {
   #ended = false;
   #error: Error | null = null;
 
-  constructor(session: { id: string }, binary: boolean, port: StreamPort) {
+  constructor(session: { id: string }, port: StreamPort) {
     this.#session = session;
-    this.binary = binary;
     this.#port = port;
   }
 

@@ -27,9 +27,4 @@ export class Fifo<T> {
     }
     return item;
   }
-
-  clear(): void {
-    this.#items = EMPTY;
-    this.#head = 0;
-  }
 }

@@ -136,10 +136,6 @@ export class Session extends EventEmitter {
     return this.#state === 'open' && !this.#aboveHighWater;
   }
 
-  get highWaterMark(): number {
-    return this.#opts.highWaterMark;
-  }
-
   /** How the session ended, once it has. */
   get closeInfo(): CloseInfo | null {
     return this.#closeInfo;
@@ -170,7 +166,7 @@ export class Session extends EventEmitter {
    */
   stream(binary = true): MessageStream {
     if (this.#state !== 'open') throw new SessionClosedError(this.id);
-    const stream: MessageStream = new MessageStream(this, binary, {
+    const stream: MessageStream = new MessageStream(this, {
       write: (chunk, fin) => this.#write(chunk, binary, fin, chunk.byteLength),
       buffered: (delta) => {
         this.#pendingBytes += delta;

@@ -141,6 +141,14 @@ routes:
   assert.equal(config.routes[0]!.lowWaterMark, 100 * 1024);
 });
 
+test('traffic: true is --traffic (trace level); an explicit logLevel wins, as --log-level does', { timeout: 5000 }, async () => {
+  const routes = 'routes:\n  - path: /a\n    handler: echo\n';
+  assert.equal(loadConfigFile(await file(routes)).logLevel, 'info');
+  assert.equal(loadConfigFile(await file(`traffic: true\n${routes}`)).logLevel, 'trace');
+  assert.equal(loadConfigFile(await file(`traffic: false\n${routes}`)).logLevel, 'info');
+  assert.equal(loadConfigFile(await file(`traffic: true\nlogLevel: debug\n${routes}`)).logLevel, 'debug');
+});
+
 test('error: unknown top-level field names FILE:LINE and the field', { timeout: 5000 }, async () => {
   await assertLoadError('listen: 127.0.0.1:0\ngracePeriod: 1\nrouts: []\nroutes:\n  - path: /e\n    handler: echo\n', 3, 'routs', /unknown field/);
 });
