@@ -9,8 +9,8 @@ import { Gateway } from '../server/gateway.js';
 import { parseCommandLine } from './args.js';
 import { helpText } from './options.js';
 import { releaseValidators } from '../config/validate.js';
-import { runPrimary } from '../cluster/primary.js';
-import { PrimaryLink, workerId } from '../cluster/worker.js';
+import { runPrimary } from '../processes/primary.js';
+import { PrimaryLink, workerId } from '../processes/worker.js';
 
 export function version(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -36,7 +36,7 @@ export async function main(argv: string[]): Promise<number> {
   }
 
   const { config, listenTimeout } = command;
-  // --workers N: this process forks N workers that run the same command line; see src/cluster/.
+  // --workers N: this process forks N workers that run the same command line; see src/processes/.
   if (config.workers > 1 && cluster.isPrimary) return runPrimary(config, createLogger(config.logLevel).child({ role: 'primary' }), listenTimeout);
   const log = cluster.isWorker ? createLogger(config.logLevel).child({ worker: workerId() }) : createLogger(config.logLevel);
   const link = cluster.isWorker ? new PrimaryLink(config.maxSessions, log) : null;

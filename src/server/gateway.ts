@@ -17,7 +17,7 @@ import { localAdmission, type Admission } from './admission.js';
 import { isLoopback, summarize, type SessionSummary } from '../observability/session-list.js';
 import { GatewayMetrics } from '../observability/metrics.js';
 
-/** What a worker process gets from the primary under --workers (src/cluster/). */
+/** What a worker process gets from the primary under --workers (src/processes/). */
 export interface ClusterHooks {
   admission: Admission;
   /** Session counts over every worker, for the health answer. */
