@@ -10,7 +10,7 @@ import cluster, { type Worker } from 'node:cluster';
 import net from 'node:net';
 import type { GatewayConfig } from '../config/types.js';
 import type { Logger } from '../observability/logger.js';
-import { tlsMode, type ClusterStatus } from '../server/gateway.js';
+import { tlsMode, type ProcessesStatus } from '../server/gateway.js';
 import { listenOn } from '../server/listener.js';
 import { isWsgateMessage, WORKER_ID_ENV, type Collectable, type PrimaryMessage, type WorkerMessage } from './messages.js';
 import { primaryMetrics, type MetricsSnapshot } from '../observability/metrics.js';
@@ -50,7 +50,7 @@ export async function runPrimary(config: GatewayConfig, log: Logger, listenTimeo
   const deaths: number[] = [];
   const listeners: net.Server[] = [];
 
-  const status = (): ClusterStatus => {
+  const status = (): ProcessesStatus => {
     const workers = [...members.values()].map((m) => ({ id: m.id, pid: m.worker.process.pid ?? 0, sessions: m.open }));
     const sessionsTotal = totalOfGone + [...members.values()].reduce((a, m) => a + m.total, 0);
     return { sessions: workers.reduce((a, w) => a + w.sessions, 0), sessionsTotal, workers };
