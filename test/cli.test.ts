@@ -126,6 +126,22 @@ test('--config: tcp-proxy without target, unknown handler, missing plugin: exit 
   ]);
 });
 
+test('--workers with --run-once is refused (exit 2): run-once needs one process', async () => {
+  const r = await runCli(['--workers', '2', '--run-once', '127.0.0.1:0', '127.0.0.1:9']);
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /single process/);
+  const bad = await runCli(['--workers', 'many', '127.0.0.1:0', '127.0.0.1:9']);
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /--workers/);
+  // With --config the override is checked by the same schema as the file's own field.
+  const file = await configFile('listen: 127.0.0.1:0\nroutes:\n  - path: /e\n    handler: echo\n');
+  for (const [args, why] of [[['--workers', '300'], /--workers: workers: must be <= 256/], [['--max-sessions', '0'], /--max-sessions: maxSessions: must be >= 1/]] as const) {
+    const r = await runCli(['--config', file, ...args]);
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, why);
+  }
+});
+
 test('a listen port already in use: exit 1', { timeout: 10_000 }, async () => {
   const r = await runCli([`127.0.0.1:${backend.port}`, target()]);
   assert.equal(r.code, 1, r.stderr);

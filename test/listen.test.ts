@@ -1,7 +1,9 @@
-// Listeners: IPv4 and IPv6 addresses, several at once, and TLS.
+// Listeners: IPv4 and IPv6 addresses, several at once, and TLS; and a
+// gateway that adopts sockets accepted elsewhere instead (a --workers worker).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
+import net from 'node:net';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -11,6 +13,7 @@ import { buildConfig } from '../src/config/build.js';
 import { createLogger } from '../src/observability/logger.js';
 import { Gateway } from '../src/server/gateway.js';
 import { closed, REPO_ROOT } from './helpers.js';
+import { until } from './support/until.js';
 
 async function echoOnce(url: string, options: object = {}): Promise<string> {
   const ws = new WebSocket(url, options);
@@ -56,4 +59,24 @@ test('with a certificate the port speaks TLS (wss://) and refuses plain clients'
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('a worker-style gateway (adopting sockets, never listening) closes idle keep-alive connections when it stops', { timeout: 20_000 }, async (t) => {
+  const config = buildConfig({ listen: '127.0.0.1:0', routes: [{ path: '/echo', handler: 'echo' }] }, () => undefined, REPO_ROOT);
+  const gateway = new Gateway(config, createLogger('silent'));
+  await gateway.start({ listen: false });
+  const front = net.createServer((s) => gateway.adopt(0, s));
+  await new Promise<void>((r) => front.listen(0, '127.0.0.1', r));
+  t.after(() => front.close());
+  const client = net.connect((front.address() as net.AddressInfo).port, '127.0.0.1');
+  t.after(() => client.destroy());
+  let answer = '';
+  client.on('data', (d) => (answer += d));
+  client.write('GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: keep-alive\r\n\r\n');
+  await until(() => /\r\n\r\n\{.*\}\n$/s.test(answer), 5000, 'a whole /healthz answer');
+  assert.match(answer, /^HTTP\/1.1 200/);
+  const closedAt = new Promise<void>((r) => client.once('close', () => r()));
+  await gateway.stop(0);
+  // Node tracks an HTTP server's connections (timeouts, closeIdleConnections) only once it has emitted 'listening'.
+  await Promise.race([closedAt, new Promise((_, reject) => setTimeout(() => reject(new Error('idle connection still open 2 s after stop()')), 2000))]);
 });

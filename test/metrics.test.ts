@@ -1,6 +1,6 @@
 // --metrics-path: Prometheus metrics of sessions, traffic, closes and
 // refusals per route, from the real CLI. (Merging across --workers is in
-// cluster.test.ts.)
+// processes.test.ts.)
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';

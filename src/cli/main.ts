@@ -9,8 +9,8 @@ import { Gateway } from '../server/gateway.js';
 import { parseCommandLine } from './args.js';
 import { helpText } from './options.js';
 import { releaseValidators } from '../config/validate.js';
-import { runPrimary } from '../cluster/primary.js';
-import { PrimaryLink, workerId } from '../cluster/worker.js';
+import { runPrimary } from '../processes/primary.js';
+import { PrimaryLink, workerId } from '../processes/worker.js';
 
 export function version(): string {
   // The package's own name, resolved through its exports map: the same file whether
@@ -38,7 +38,7 @@ export async function main(argv: string[]): Promise<number> {
   }
 
   const { config, listenTimeout } = command;
-  // --workers N: this process forks N workers that run the same command line; see src/cluster/.
+  // --workers N: this process forks N workers that run the same command line; see src/processes/.
   if (config.workers > 1 && cluster.isPrimary) return runPrimary(config, createLogger(config.logLevel).child({ role: 'primary' }), listenTimeout);
   const log = cluster.isWorker ? createLogger(config.logLevel).child({ worker: workerId() }) : createLogger(config.logLevel);
   const link = cluster.isWorker ? new PrimaryLink(config.maxSessions, log) : null;

@@ -1,7 +1,7 @@
 // The session limit (maxSessions). A slot is taken before the handler
 // connects (so a refused client costs no backend dial) and given back when
 // the session ends or never opens. In one process a counter decides; under
-// --workers the primary process does (src/cluster/), so the limit holds
+// --workers the primary process does (src/processes/), so the limit holds
 // across every worker.
 
 export interface Admission {

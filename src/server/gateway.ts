@@ -17,18 +17,18 @@ import { localAdmission, type Admission } from './admission.js';
 import { isLoopback, summarize, type SessionSummary } from '../observability/session-list.js';
 import { GatewayMetrics } from '../observability/metrics.js';
 
-/** What a worker process gets from the primary under --workers (src/cluster/). */
-export interface ClusterHooks {
+/** What a worker process gets from the primary under --workers (src/processes/). */
+export interface ProcessHooks {
   admission: Admission;
   /** Session counts over every worker, for the health answer. */
-  status(): Promise<ClusterStatus>;
+  status(): Promise<ProcessesStatus>;
   /** Every worker's live sessions, for the sessions endpoint. */
   sessions(): Promise<SessionSummary[]>;
   /** Every worker's metrics merged, with the primary's, as Prometheus text. */
   metrics(): Promise<string>;
 }
 
-export interface ClusterStatus {
+export interface ProcessesStatus {
   sessions: number;
   sessionsTotal: number;
   workers: Array<{ id: number; pid: number; sessions: number }>;
@@ -52,12 +52,12 @@ export class Gateway {
   /** With --metrics-path; null otherwise. */
   #metrics: GatewayMetrics | null = null;
 
-  readonly #cluster: ClusterHooks | null;
+  readonly #processes: ProcessHooks | null;
 
-  constructor(config: GatewayConfig, log: Logger, cluster: ClusterHooks | null = null) {
+  constructor(config: GatewayConfig, log: Logger, processes: ProcessHooks | null = null) {
     this.#config = config;
     this.#log = log;
-    this.#cluster = cluster;
+    this.#processes = processes;
   }
 
   /**
@@ -71,7 +71,7 @@ export class Gateway {
     this.#routes = new RouteTable(served);
     const web = this.#config.web;
     if (web) this.#web = web.kind === 'novnc' ? novncStaticFiles() : new StaticFiles(web.root);
-    const admission = this.#cluster?.admission ?? localAdmission(this.#config.maxSessions);
+    const admission = this.#processes?.admission ?? localAdmission(this.#config.maxSessions);
     if (this.#config.metricsPath) this.#metrics = await GatewayMetrics.create(this.registry, this.#config.routes.map((r) => r.path));
     const env = { routes: this.#routes, registry: this.registry, log: this.#log, stopping: () => this.#stopping, admission, metrics: this.#metrics };
     const addresses: AddressInfo[] = [];
@@ -129,14 +129,14 @@ export class Gateway {
       if (!isLoopback(req.socket.remoteAddress)) return answer(res, 403, 'Forbidden\n');
       return this.#answerWith(res, 'session list', async () => ({
         status: 200,
-        body: { sessions: this.#cluster ? await this.#cluster.sessions() : summarize(this.registry) },
+        body: { sessions: this.#processes ? await this.#processes.sessions() : summarize(this.registry) },
       }));
     }
     if (url.pathname === this.#config.metricsPath && readOnly && this.#metrics) {
       const metrics = this.#metrics;
       return this.#answerWith(res, 'metrics', async () => ({
         status: 200,
-        body: this.#cluster ? await this.#cluster.metrics() : await metrics.text(),
+        body: this.#processes ? await this.#processes.metrics() : await metrics.text(),
         headers: { 'Content-Type': metrics.contentType },
       }));
     }
@@ -168,7 +168,7 @@ export class Gateway {
   async #health(url: URL): Promise<{ status: number; body: unknown }> {
     const local = { sessions: this.registry.size, sessionsTotal: this.registry.total };
     // Under --workers the counts are the whole gateway's; `workers` shows each process.
-    const counts = this.#cluster ? await this.#cluster.status() : local;
+    const counts = this.#processes ? await this.#processes.status() : local;
     return {
       status: this.#stopping ? 503 : 200,
       body: {

@@ -1,7 +1,7 @@
-// What the primary and its workers say to each other over cluster IPC
-// (JSON: no Infinity, no undefined). Every message carries `wsgate` so
-// messages from other code in the process are ignored.
-import type { ClusterStatus } from '../server/gateway.js';
+// What the primary and its workers say to each other over the IPC channel
+// node:cluster opens (JSON: no Infinity, no undefined). Every message
+// carries `wsgate` so messages from other code in the process are ignored.
+import type { ProcessesStatus } from '../server/gateway.js';
 import type { SessionSummary } from '../observability/session-list.js';
 import type { MetricsSnapshot } from '../observability/metrics.js';
 
@@ -33,7 +33,7 @@ export type PrimaryMessage =
   /** Comes with an accepted socket as the handle; `listener` indexes config.listen. */
   | { wsgate: 'connection'; id: number; listener: number }
   | { wsgate: 'admitted'; id: number; ok: boolean }
-  | { wsgate: 'status'; id: number; status: ClusterStatus }
+  | { wsgate: 'status'; id: number; status: ProcessesStatus }
   | { wsgate: 'list'; id: number; sessions: SessionSummary[] }
   /** Prometheus text of every process merged; null if it could not be made. */
   | { wsgate: 'metrics'; id: number; text: string | null }
@@ -46,5 +46,5 @@ export function isWsgateMessage<T extends { wsgate: string }>(m: unknown): m is 
   return typeof m === 'object' && m !== null && typeof (m as { wsgate?: unknown }).wsgate === 'string';
 }
 
-/** The worker's index (1..N), given by the primary in the environment; 0 outside a cluster. */
+/** The worker's index (1..N), given by the primary in the environment; 0 outside --workers. */
 export const WORKER_ID_ENV = 'WSGATE_WORKER_ID';

@@ -6,7 +6,7 @@ import cluster from 'node:cluster';
 import type { Socket } from 'node:net';
 import type { Logger } from '../observability/logger.js';
 import type { SessionRegistry } from '../observability/session-registry.js';
-import type { ClusterHooks, ClusterStatus } from '../server/gateway.js';
+import type { ProcessHooks, ProcessesStatus } from '../server/gateway.js';
 import { UNLIMITED, type Admission } from '../server/admission.js';
 import { isWsgateMessage, WORKER_ID_ENV, type Collectable, type PrimaryMessage, type WorkerMessage } from './messages.js';
 import type { GatewayMetrics } from '../observability/metrics.js';
@@ -16,7 +16,7 @@ export function workerId(): number {
   return cluster.isWorker ? Number(process.env[WORKER_ID_ENV] ?? cluster.worker?.id ?? 0) : 0;
 }
 
-export class PrimaryLink implements ClusterHooks {
+export class PrimaryLink implements ProcessHooks {
   readonly admission: Admission;
   #nextId = 1;
   /** Questions to the primary awaiting an answer, each with what it resolves to if the primary is gone. */
@@ -50,8 +50,8 @@ export class PrimaryLink implements ClusterHooks {
     });
   }
 
-  status(): Promise<ClusterStatus> {
-    return this.#ask<ClusterStatus>((id) => ({ wsgate: 'status', id }), { sessions: 0, sessionsTotal: 0, workers: [] });
+  status(): Promise<ProcessesStatus> {
+    return this.#ask<ProcessesStatus>((id) => ({ wsgate: 'status', id }), { sessions: 0, sessionsTotal: 0, workers: [] });
   }
 
   sessions(): Promise<SessionSummary[]> {

@@ -1,7 +1,8 @@
 // --workers N: several processes serve one port (node:cluster). Sessions
 // land on every worker, the session limit and the health counts hold across
 // them, SIGTERM drains every worker, and a worker that dies is replaced
-// while only its own sessions end. Also --max-sessions in one process.
+// while only its own sessions end; /healthz, --sessions-path and
+// --metrics-path answer for every worker.
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
@@ -10,11 +11,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { WebSocket } from 'ws';
-import net from 'node:net';
-import { closed, connect, handshakeStatus, runCli, spawnCli, startBackend, REPO_ROOT } from './helpers.js';
-import { buildConfig } from '../src/config/build.js';
-import { createLogger } from '../src/observability/logger.js';
-import { Gateway } from '../src/server/gateway.js';
+import { closed, connect, handshakeStatus, runCli, spawnCli, startBackend } from './helpers.js';
 import { scrape, type Scrape } from './support/prometheus.js';
 
 interface Health {
@@ -55,7 +52,7 @@ const alive = (pid: number): boolean => {
 };
 
 /** An echo backend, and wsgate in front of it with `args`; waits until every worker listens. */
-async function cluster(t: TestContext, args: string[], workers: number) {
+async function startWorkers(t: TestContext, args: string[], workers: number) {
   const backend = await startBackend((s) => s.pipe(s));
   t.after(() => backend.close());
   const cli = await spawnCli(['--grace-period', '1', ...args, '127.0.0.1:0', `127.0.0.1:${backend.port}`]);
@@ -77,7 +74,7 @@ async function echoes(ws: WebSocket, text: string): Promise<void> {
 }
 
 test('--workers 2: 8 sessions opened at once split 4/4 over the processes, relay, and are counted by /healthz across them', { timeout: 30_000 }, async (t) => {
-  const { url, port, pids } = await cluster(t, ['--workers', '2'], 2);
+  const { url, port, pids } = await startWorkers(t, ['--workers', '2'], 2);
   assert.equal(new Set(pids).size, 2);
   assert.ok(!pids.includes(process.pid));
   const clients = await Promise.all(Array.from({ length: 8 }, () => connect(url, 'binary')));
@@ -93,7 +90,7 @@ test('--workers 2: 8 sessions opened at once split 4/4 over the processes, relay
 });
 
 test('--max-sessions 3 --workers 2: the limit holds across processes (503), and a slot frees when a session ends', { timeout: 30_000 }, async (t) => {
-  const { url } = await cluster(t, ['--workers', '2', '--max-sessions', '3'], 2);
+  const { url } = await startWorkers(t, ['--workers', '2', '--max-sessions', '3'], 2);
   const clients = await Promise.all(Array.from({ length: 3 }, () => connect(url, 'binary')));
   t.after(() => clients.forEach((c) => c.terminate()));
   for (let i = 0; i < 4; i++) assert.equal(await handshakeStatus(url, 'binary'), 503, `attempt ${i} beyond the limit`);
@@ -105,7 +102,7 @@ test('--max-sessions 3 --workers 2: the limit holds across processes (503), and 
 });
 
 test('--workers 2: SIGTERM closes the sessions on every worker with 1001 after the grace period, and every process exits 0', { timeout: 30_000 }, async (t) => {
-  const { cli, url, port, pids } = await cluster(t, ['--workers', '2'], 2);
+  const { cli, url, port, pids } = await startWorkers(t, ['--workers', '2'], 2);
   const clients = await Promise.all(Array.from({ length: 4 }, () => connect(url, 'binary')));
   let h!: Health;
   await until(async () => (h = await health(port)).workers!.every((w) => w.sessions > 0), 5000, () => JSON.stringify(h));
@@ -121,7 +118,7 @@ test('--workers 2: SIGTERM closes the sessions on every worker with 1001 after t
 });
 
 test('--workers 2: a worker killed with SIGKILL is replaced; only its sessions end, the others relay on', { timeout: 30_000 }, async (t) => {
-  const { url, port, pids } = await cluster(t, ['--workers', '2'], 2);
+  const { url, port, pids } = await startWorkers(t, ['--workers', '2'], 2);
   const clients = await Promise.all(Array.from({ length: 6 }, () => connect(url, 'binary')));
   t.after(() => clients.forEach((c) => c.terminate()));
   let h!: Health;
@@ -149,28 +146,6 @@ test('--workers 2: a worker killed with SIGKILL is replaced; only its sessions e
   await Promise.all(fresh.map((c, i) => echoes(c, `new ${i}`)));
 });
 
-test('--workers with --run-once is refused (exit 2): run-once needs one process', async () => {
-  const r = await runCli(['--workers', '2', '--run-once', '127.0.0.1:0', '127.0.0.1:9']);
-  assert.equal(r.code, 2);
-  assert.match(r.stderr, /single process/);
-  const bad = await runCli(['--workers', 'many', '127.0.0.1:0', '127.0.0.1:9']);
-  assert.equal(bad.code, 2);
-  assert.match(bad.stderr, /--workers/);
-  // With --config the override is checked by the same schema as the file's own field.
-  const dir = mkdtempSync(join(tmpdir(), 'wsgate-cluster-args-'));
-  try {
-    const file = join(dir, 'g.yaml');
-    writeFileSync(file, 'listen: 127.0.0.1:0\nroutes:\n  - path: /e\n    handler: echo\n');
-    for (const [args, why] of [[['--workers', '300'], /--workers: workers: must be <= 256/], [['--max-sessions', '0'], /--max-sessions: maxSessions: must be >= 1/]] as const) {
-      const r = await runCli(['--config', file, ...args]);
-      assert.equal(r.code, 2, r.stderr);
-      assert.match(r.stderr, why);
-    }
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-});
-
 test('--workers 2 on a port already in use exits 1 and leaves no process behind', { timeout: 20_000 }, async (t) => {
   const taken = http.createServer();
   await new Promise<void>((r) => taken.listen(0, '127.0.0.1', r));
@@ -181,27 +156,8 @@ test('--workers 2 on a port already in use exits 1 and leaves no process behind'
   assert.match(r.stderr, /EADDRINUSE|in use/);
 });
 
-test('--max-sessions 2 (one process): a third session gets 503; refused and ended sessions give their slot back', { timeout: 20_000 }, async (t) => {
-  const backend = await startBackend((s) => s.pipe(s));
-  t.after(() => backend.close());
-  const cli = await spawnCli(['--max-sessions', '2', '127.0.0.1:0', `127.0.0.1:${backend.port}`]);
-  t.after(() => cli.child.kill('SIGKILL'));
-  const url = `ws://127.0.0.1:${cli.port}/`;
-  // A refusal by the handler (a subprotocol it does not speak) must not keep a slot.
-  for (let i = 0; i < 3; i++) assert.equal(await handshakeStatus(url, 'not-a-protocol'), 400);
-  const a = await connect(url, 'binary');
-  const b = await connect(url, 'binary');
-  assert.equal(await handshakeStatus(url, 'binary'), 503);
-  const end = closed(a);
-  a.close(1000);
-  await end;
-  let status = 0;
-  await until(async () => (status = await handshakeStatus(url, 'binary')) === 101, 5000, () => `status ${status}`);
-  b.terminate();
-});
-
 test('--workers 2 --cert: the workers speak TLS on connections the primary accepted', { timeout: 30_000 }, async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'wsgate-cluster-tls-'));
+  const dir = mkdtempSync(join(tmpdir(), 'wsgate-processes-tls-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const key = join(dir, 'key.pem');
   const cert = join(dir, 'cert.pem');
@@ -218,7 +174,7 @@ test('--workers 2 --cert: the workers speak TLS on connections the primary accep
 });
 
 test('workers and maxSessions in the config file: two processes, the limit across them', { timeout: 30_000 }, async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'wsgate-cluster-config-'));
+  const dir = mkdtempSync(join(tmpdir(), 'wsgate-processes-config-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const file = join(dir, 'gateway.yaml');
   writeFileSync(file, ['listen: 127.0.0.1:0', 'workers: 2', 'maxSessions: 2', 'routes:', '  - path: /echo', '    handler: echo', ''].join('\n'));
@@ -231,26 +187,6 @@ test('workers and maxSessions in the config file: two processes, the limit acros
   t.after(() => clients.forEach((c) => c.terminate()));
   assert.equal(await handshakeStatus(url), 503);
   await until(async () => (h = await health(cli.port)).workers!.every((w) => w.sessions === 1), 5000, () => JSON.stringify(h));
-});
-
-test('a worker-style gateway (adopting sockets, never listening) closes idle keep-alive connections when it stops', { timeout: 20_000 }, async (t) => {
-  const config = buildConfig({ listen: '127.0.0.1:0', routes: [{ path: '/echo', handler: 'echo' }] }, () => undefined, REPO_ROOT);
-  const gateway = new Gateway(config, createLogger('silent'));
-  await gateway.start({ listen: false });
-  const front = net.createServer((s) => gateway.adopt(0, s));
-  await new Promise<void>((r) => front.listen(0, '127.0.0.1', r));
-  t.after(() => front.close());
-  const client = net.connect((front.address() as net.AddressInfo).port, '127.0.0.1');
-  t.after(() => client.destroy());
-  let answer = '';
-  client.on('data', (d) => (answer += d));
-  client.write('GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: keep-alive\r\n\r\n');
-  await until(() => /\r\n\r\n\{.*\}\n$/s.test(answer), 5000, () => `answer so far: ${JSON.stringify(answer)}`);
-  assert.match(answer, /^HTTP\/1.1 200/);
-  const closedAt = new Promise<void>((r) => client.once('close', () => r()));
-  await gateway.stop(0);
-  // Node tracks an HTTP server's connections (timeouts, closeIdleConnections) only once it has emitted 'listening'.
-  await Promise.race([closedAt, new Promise((_, reject) => setTimeout(() => reject(new Error('idle connection still open 2 s after stop()')), 2000))]);
 });
 
 interface Listed {
@@ -270,7 +206,7 @@ function getJson<T>(port: number, path: string): Promise<{ status: number; body:
 }
 
 test('--sessions-path lists the live sessions of every worker (to a loopback client)', { timeout: 30_000 }, async (t) => {
-  const { url, port, pids, backend } = await cluster(t, ['--workers', '2', '--sessions-path', '/sessions'], 2);
+  const { url, port, pids, backend } = await startWorkers(t, ['--workers', '2', '--sessions-path', '/sessions'], 2);
   const clients = await Promise.all(Array.from({ length: 6 }, () => connect(`${url}desk?token=secret-value`, 'binary')));
   t.after(() => clients.forEach((c) => c.terminate()));
   await Promise.all(clients.map((c, i) => echoes(c, `list ${i}`)));
@@ -288,25 +224,8 @@ test('--sessions-path lists the live sessions of every worker (to a loopback cli
   assert.equal(new Set(listed.sessions.map((s) => s.id)).size, 6);
 });
 
-test('--sessions-path in one process; without it the path is not served', { timeout: 20_000 }, async (t) => {
-  const backend = await startBackend((s) => s.pipe(s));
-  t.after(() => backend.close());
-  const cli = await spawnCli(['--sessions-path', '/admin/sessions', '127.0.0.1:0', `127.0.0.1:${backend.port}`]);
-  t.after(() => cli.child.kill('SIGKILL'));
-  const a = await connect(`ws://127.0.0.1:${cli.port}/x`, 'binary');
-  t.after(() => a.terminate());
-  const { status, body } = await getJson<Listed>(cli.port, '/admin/sessions');
-  assert.equal(status, 200);
-  assert.equal(body.sessions.length, 1);
-  assert.equal(body.sessions[0]!.worker, undefined);
-  assert.equal(body.sessions[0]!.path, '/x');
-  const plain = await spawnCli(['--web', REPO_ROOT + 'docs', '127.0.0.1:0', `127.0.0.1:${backend.port}`]);
-  t.after(() => plain.child.kill('SIGKILL'));
-  assert.equal((await getJson(plain.port, '/sessions')).status, 404);
-});
-
 test('--metrics-path under --workers 2: one answer sums every worker (and the primary); a replaced worker is counted', { timeout: 30_000 }, async (t) => {
-  const { url, port } = await cluster(t, ['--workers', '2', '--metrics-path', '/metrics'], 2);
+  const { url, port } = await startWorkers(t, ['--workers', '2', '--metrics-path', '/metrics'], 2);
   const clients = await Promise.all(Array.from({ length: 4 }, () => connect(url, 'binary')));
   t.after(() => clients.forEach((c) => c.terminate()));
   await Promise.all(clients.map((c, i) => echoes(c, `metrics ${i}`))); // 9 bytes each

@@ -1,0 +1,102 @@
+// The primary process of --workers N. It listens on the configured
+// addresses itself and hands each accepted connection to a worker, and it
+// holds what no single worker can see: the session limit, the session
+// counts and the metrics of the whole gateway. This file wires the parts:
+// supervisor.ts (the worker processes), balancer.ts (which worker gets a
+// connection), session-slots.ts and session-counts.ts (the limit and the
+// counts across workers), gatherings.ts and merged-metrics.ts (answers
+// gathered from every worker). On SIGTERM/SIGINT it stops accepting, then
+// stops every worker gracefully.
+import net from 'node:net';
+import type { GatewayConfig } from '../config/types.js';
+import type { Logger } from '../observability/logger.js';
+import { primaryMetrics } from '../observability/metrics.js';
+import type { SessionSummary } from '../observability/session-list.js';
+import { tlsMode } from '../server/gateway.js';
+import { listenOn } from '../server/listener.js';
+import { Balancer } from './balancer.js';
+import { Gatherings } from './gatherings.js';
+import { MergedMetrics } from './merged-metrics.js';
+import { SessionCounts } from './session-counts.js';
+import { SessionSlots } from './session-slots.js';
+import { Supervisor } from './supervisor.js';
+
+export async function runPrimary(config: GatewayConfig, log: Logger, listenTimeoutMs: number): Promise<number> {
+  const listeners: net.Server[] = [];
+  // The parts ask the supervisor only from callbacks, which run once it has forked the workers.
+  const serving = () => supervisor.serving();
+  const balancer = new Balancer(serving);
+  const slots = new SessionSlots(config.maxSessions);
+  const counts = new SessionCounts();
+  const gatherings = new Gatherings(
+    () => serving().map((w) => w.id),
+    (worker, message) => supervisor.send(worker, message),
+  );
+  // The primary's own metrics (its process, worker restarts) join the workers' in the merge.
+  const ownMetrics = config.metricsPath ? await primaryMetrics(() => serving().length) : null;
+  const metrics = new MergedMetrics(gatherings, ownMetrics, log);
+
+  const supervisor: Supervisor = new Supervisor(config.workers, log, {
+    message(worker, m, reply) {
+      switch (m.wsgate) {
+        case 'adopted':
+          return balancer.adopted(worker, m.id);
+        case 'closed':
+          return balancer.closed(worker);
+        case 'sessions':
+          return counts.report(worker, m.open, m.total);
+        case 'admit':
+          return reply({ wsgate: 'admitted', id: m.id, ok: !supervisor.stopping && slots.take(worker) });
+        case 'leave':
+          return slots.give(worker);
+        case 'status':
+          return reply({ wsgate: 'status', id: m.id, status: counts.status(supervisor.processes()) });
+        case 'list':
+          return void gatherings.gather<SessionSummary[]>('sessions').then((parts) => reply({ wsgate: 'list', id: m.id, sessions: parts.flat() }));
+        case 'metrics':
+          return void metrics.text().then((text) => reply({ wsgate: 'metrics', id: m.id, text }));
+        case 'collected':
+          return gatherings.answer(worker, m.id, m.part);
+      }
+    },
+    gone(worker) {
+      slots.release(worker);
+      balancer.retire(worker);
+      metrics.retire(worker);
+      gatherings.forget(worker);
+      return counts.retire(worker);
+    },
+    replaced: () => ownMetrics?.workerReplaced(),
+    stopping() {
+      for (const l of listeners) l.close();
+    },
+  });
+
+  const failed = await supervisor.start();
+  if (failed !== null) return failed;
+  try {
+    for (const [index, addr] of config.listen.entries()) {
+      const server = net.createServer({ pauseOnConnect: true, noDelay: true }, (socket) => balancer.handOver(socket, index));
+      await listenOn(server, addr);
+      server.on('error', (err) => log.error({ err }, 'accept failed'));
+      listeners.push(server);
+      log.info({ address: server.address(), tls: tlsMode(config) }, 'listening');
+    }
+  } catch (e) {
+    supervisor.kill();
+    for (const l of listeners) l.close();
+    process.stderr.write(`wsgate: cannot start: ${(e as Error).message}\n`);
+    return 1;
+  }
+  log.info({ workers: config.workers, pids: supervisor.pids(), maxSessions: config.maxSessions || undefined }, 'ready');
+
+  let signals = 0;
+  // A second signal, or one after --timeout began the stop, means: no more grace.
+  const onSignal = (sig: string) => supervisor.stop(signals++ === 0 && !supervisor.stopping ? config.gracePeriod : 0, sig);
+  process.on('SIGINT', () => onSignal('SIGINT'));
+  process.on('SIGTERM', () => onSignal('SIGTERM'));
+  if (listenTimeoutMs > 0) setTimeout(() => supervisor.stop(null, '--timeout reached'), listenTimeoutMs).unref();
+  const code = await supervisor.ended;
+  log.info('stopped');
+  return code;
+}
