@@ -5,7 +5,7 @@
 // HTTP status before the 101: 403 for a bad, unknown, used or disallowed
 // token (the same answer for all, so a client learns nothing), 503 when the
 // store cannot answer.
-import type { ConnectContext, HandlerContext } from '../handlers/types.js';
+import type { IncomingHttpHeaders } from 'node:http';
 import { fingerprint, type Logger } from '../observability/logger.js';
 import type { Session } from '../session/session.js';
 import { parseSeconds } from '../config/units.js';
@@ -15,6 +15,30 @@ import { StoreError, type ResolvedTarget, type TargetResolver } from './resolver
 import { DOTTED_ALPHABET, findToken, ORIGINAL_ALPHABET, type Carrier, type TokenRules } from './token-carrier.js';
 import { TargetPolicy } from './target-policy.js';
 import { SessionsByToken } from './revocations.js';
+
+/**
+ * What building a route's TokenTargets needs from the route: the handler
+ * context (src/handlers/types.ts) has all of it, but this layer does not
+ * know handlers. Paths and fields are relative to the route.
+ */
+export interface RouteFields {
+  baseDir: string;
+  log: Logger;
+  /** Checks a nested value against a JSON Schema; errors name the route's field at `path`. */
+  validate(schema: object, value: unknown, path: string[]): void;
+  /** Throws a configuration error naming the route's field (or nested path). */
+  invalid(field: string | string[], message: string): never;
+}
+
+/** What a lookup reads of a connecting client (a handler's ConnectContext has it all). */
+export interface ClientRequest {
+  /** Path and query; the query may hold the token: never log it whole. */
+  readonly url: URL;
+  readonly headers: IncomingHttpHeaders;
+  readonly log: Logger;
+  /** Aborted when the client leaves before the lookup is done. */
+  readonly signal: AbortSignal;
+}
 
 export interface TokenOptions {
   from?: Carrier | Carrier[];
@@ -75,7 +99,7 @@ export class TokenTargets {
     this.#log = log;
   }
 
-  static async create(ctx: HandlerContext, opts: { token?: TokenOptions; resolver: ResolverBlock; allow?: string[] }): Promise<TokenTargets> {
+  static async create(ctx: RouteFields, opts: { token?: TokenOptions; resolver: ResolverBlock; allow?: string[] }): Promise<TokenTargets> {
     ctx.validate(resolverCommonSchema, opts.resolver, ['resolver']);
     const { type, timeout, cache, ...own } = opts.resolver;
     const factory = await loadResolverFactory(type);
@@ -131,7 +155,7 @@ export class TokenTargets {
     return this.#resolver.kind;
   }
 
-  async lookup(c: ConnectContext): Promise<LookupOutcome> {
+  async lookup(c: ClientRequest): Promise<LookupOutcome> {
     const found = findToken(c.url, c.headers, this.#rules);
     if (!found.ok) {
       c.log.info({ carrier: found.carrier, why: found.why }, 'token refused before lookup');
