@@ -12,7 +12,7 @@ import { setImmediate as nextTurn } from 'node:timers/promises';
 import { accept, refuse, type Handler, type HandlerFactory } from './types.js';
 import { SessionClosedError } from '../session/errors.js';
 import type { Session } from '../session/session.js';
-import { WorkerFailure } from '../session/worker-bridge.js';
+import { WorkerFailure } from '../worker/bridge.js';
 import { WorkerPool } from '../worker/pool.js';
 import type { ProducerTask } from './threads-worker.js';
 

@@ -1,6 +1,6 @@
 // The worker-thread side of a session: connectSession(port) gives a
 // producer send/stream/close, mirroring the Session, over the MessagePort a
-// handler opened with openWorkerChannel() (src/session/worker-bridge.ts).
+// handler opened with openWorkerChannel() (src/worker/bridge.ts).
 //
 // Every call returns a promise that resolves once the data is handed over
 // within the credit window (the bytes the main thread lets this producer

@@ -5,8 +5,8 @@
 // this one entry.
 export { liveWorkerThreads, WorkerPool, workerPools } from './pool.js';
 export type { WorkerPoolOptions, WorkerPoolStats } from './pool.js';
-export { openWorkerChannel, WorkerFailure } from '../session/worker-bridge.js';
-export type { ChannelOutcome, WorkerChannel, WorkerChannelOptions } from '../session/worker-bridge.js';
+export { openWorkerChannel, WorkerFailure } from './bridge.js';
+export type { ChannelOutcome, WorkerChannel, WorkerChannelOptions } from './bridge.js';
 export { serveTasks } from './serve.js';
 export type { WorkerTask } from './serve.js';
 export { connectSession } from './connect.js';

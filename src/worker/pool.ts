@@ -1,6 +1,6 @@
 // Main-thread side: a pool of worker threads that run producers for
 // sessions. run(session, data) opens a channel to the session (the bridge in
-// src/session/worker-bridge.ts), hands its port to a thread, and settles
+// src/worker/bridge.ts), hands its port to a thread, and settles
 // when that producer is done. A thread runs many producers at once (they
 // are async); a session's producers go to different threads while the pool
 // has more than one. Threads are started on demand up to `size`, kept for
@@ -12,7 +12,7 @@
 import { Worker } from 'node:worker_threads';
 import type { Logger } from '../observability/logger.js';
 import type { Session } from '../session/session.js';
-import { openWorkerChannel, type ChannelOutcome, type WorkerChannel } from '../session/worker-bridge.js';
+import { openWorkerChannel, type ChannelOutcome, type WorkerChannel } from './bridge.js';
 import type { TaskMessage } from './serve.js';
 
 export interface WorkerPoolOptions {

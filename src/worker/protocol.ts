@@ -1,5 +1,5 @@
 // What travels on a session's worker channel (a MessagePort), both ways.
-// Shared by the main-thread bridge (src/session/worker-bridge.ts) and the
+// Shared by the main-thread bridge (src/worker/bridge.ts) and the
 // worker-side client (src/worker/connect.ts).
 //
 // Worker -> main: batches (arrays) of ops, applied in order on the main

@@ -14,10 +14,10 @@
 // the queue: the Session holds at most highWaterMark + window per channel.
 import { MessageChannel, type MessagePort } from 'node:worker_threads';
 import type { Logger } from '../observability/logger.js';
-import { payloadSize, type MainMessage, type WorkerOp } from '../worker/protocol.js';
-import type { Session } from './session.js';
-import type { MessageStream } from './message-stream.js';
-import { SessionClosedError } from './errors.js';
+import { payloadSize, type MainMessage, type WorkerOp } from './protocol.js';
+import type { Session } from '../session/session.js';
+import type { MessageStream } from '../session/message-stream.js';
+import { SessionClosedError } from '../session/errors.js';
 
 export interface WorkerChannelOptions {
   /** Bytes the worker may have in flight before it waits for credit (default 256 KiB). */
