@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { StoreError } from '../src/proxy/resolvers/types.js';
-import { revokeToken } from '../src/proxy/tokens-table.js';
+import { revokeToken } from '../src/proxy/resolvers/tokens-table.js';
 import { makeResolver, within } from './support/resolvers.js';
 import { PG_CONNECTION, resolverFor, sqlResolverSuite, tokensTable, unique, type StoreUnderTest } from './support/sql-stores.js';
 

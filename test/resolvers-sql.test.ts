@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openDriver } from '../src/proxy/resolvers/sql-driver.js';
 import { StoreError } from '../src/proxy/resolvers/types.js';
-import { TokensTable } from '../src/proxy/tokens-table.js';
+import { TokensTable } from '../src/proxy/resolvers/tokens-table.js';
 import { makeResolver, within } from './support/resolvers.js';
 import { resolverFor, sqlResolverSuite, tableFor, type StoreUnderTest } from './support/sql-stores.js';
 

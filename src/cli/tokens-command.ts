@@ -9,7 +9,7 @@ import { fingerprint } from '../observability/logger.js';
 import { targetFromHostPort } from '../proxy/resolvers/record.js';
 import { DEFAULT_SQLITE_FILE } from '../proxy/resolvers/sql.js';
 import { openDriver, type StoreSpec } from '../proxy/resolvers/sql-driver.js';
-import { DEFAULT_TABLE, nowSeconds, TABLE_NAME, TokensTable, tokenState, type TokenRecord } from '../proxy/tokens-table.js';
+import { DEFAULT_TABLE, nowSeconds, TABLE_NAME, TokensTable, tokenState, type TokenRecord } from '../proxy/resolvers/tokens-table.js';
 import { ORIGINAL_ALPHABET } from '../proxy/token-carrier.js';
 
 export interface Io {

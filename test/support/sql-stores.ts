@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { openDriver, type SqlDriver, type StoreSpec } from '../../src/proxy/resolvers/sql-driver.js';
 import { StoreError, type TargetResolver } from '../../src/proxy/resolvers/types.js';
-import { nowSeconds, revokeToken, TokensTable } from '../../src/proxy/tokens-table.js';
+import { nowSeconds, revokeToken, TokensTable } from '../../src/proxy/resolvers/tokens-table.js';
 import { makeResolver, within } from './resolvers.js';
 
 export const PG_CONNECTION = { host: '127.0.0.1', port: 5432, user: 'postgres', database: 'test' };

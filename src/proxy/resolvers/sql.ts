@@ -6,7 +6,7 @@
 // manages (expiry, single use, revocation).
 import { resolve as resolvePath } from 'node:path';
 import type { Logger } from '../../observability/logger.js';
-import { DEFAULT_TABLE, REVOKE_CHANNEL, TABLE_NAME, TokensTable, tokenState } from '../tokens-table.js';
+import { DEFAULT_TABLE, REVOKE_CHANNEL, TABLE_NAME, TokensTable, tokenState } from './tokens-table.js';
 import { firstTarget, SQL_KEYS } from './record.js';
 import { openDriver, type ServerSpec, type SqlDriver } from './sql-driver.js';
 import { translatePlaceholders, type Dialect, type TranslatedQuery } from './sql-placeholders.js';

@@ -3,7 +3,7 @@
 // schema on SQLite, PostgreSQL and MariaDB/MySQL; times are epoch seconds
 // (portable, compared as numbers, no time zones). The resolver reads it; the
 // `wsgate tokens` command creates and edits it.
-import { openDriver, type SqlDriver, type StoreSpec } from './resolvers/sql-driver.js';
+import { openDriver, type SqlDriver, type StoreSpec } from './sql-driver.js';
 
 export const DEFAULT_TABLE = 'wsgate_tokens';
 /** The PostgreSQL channel a revocation is announced on; the payload is the token. */
