@@ -10,8 +10,7 @@
 // Under --workers every worker keeps its own registry; the primary merges
 // them and its own (process-metrics.ts).
 import type { Registry } from 'prom-client';
-import type { SessionRegistry } from './session-registry.js';
-import type { CloseInfo, Session } from '../session/session.js';
+import type { SessionEnd, SessionRegistry, TrackedSession } from './session-registry.js';
 import { addProcessMetrics } from './process-metrics.js';
 
 /** What one process's metrics look like on the wire to the primary (Registry.getMetricsAsJSON()). */
@@ -20,7 +19,7 @@ export type MetricsSnapshot = Awaited<ReturnType<Registry['getMetricsAsJSON']>>;
 /** Session lengths: a VNC or terminal session lasts minutes to hours. */
 const DURATION_BUCKETS = [1, 10, 60, 300, 900, 1800, 3600, 4 * 3600, 12 * 3600, 24 * 3600];
 
-const CLOSED_BY: ReadonlyArray<CloseInfo['by']> = ['server', 'client', 'network'];
+const CLOSED_BY: ReadonlyArray<SessionEnd['by']> = ['server', 'client', 'network'];
 
 interface Traffic {
   bytesIn: number;
@@ -108,8 +107,8 @@ export class GatewayMetrics {
       for (const by of CLOSED_BY) closed.inc({ route, closed_by: by }, 0);
       duration.zero({ route });
     }
-    sessions.on('added', (s: Session) => opened.inc({ route: s.meta.route }));
-    sessions.on('ended', (s: Session, info: CloseInfo) => {
+    sessions.on('added', (s: TrackedSession) => opened.inc({ route: s.meta.route }));
+    sessions.on('ended', (s: TrackedSession, info: SessionEnd) => {
       closed.inc({ route: s.meta.route, closed_by: info.by });
       duration.observe({ route: s.meta.route }, (Date.now() - s.startedAt) / 1000);
       addTraffic(ended, s);
@@ -158,7 +157,7 @@ function noTraffic(): Traffic {
   return { bytesIn: 0, bytesOut: 0, messagesIn: 0, messagesOut: 0 };
 }
 
-function addTraffic(sum: Map<string, Traffic>, s: Session): void {
+function addTraffic(sum: Map<string, Traffic>, s: TrackedSession): void {
   let t = sum.get(s.meta.route);
   if (!t) sum.set(s.meta.route, (t = noTraffic()));
   t.bytesIn += s.bytesIn;

@@ -1,7 +1,7 @@
 // What the sessions endpoint (--sessions-path) shows of each live session.
 // It names clients and targets, so it is answered only to loopback clients:
 // an operator on the gateway's host, not the world (see README).
-import type { Session } from '../session/session.js';
+import type { TrackedSession } from './session-registry.js';
 
 export interface SessionSummary {
   id: string;
@@ -20,7 +20,7 @@ export interface SessionSummary {
   messagesOut: number;
 }
 
-export function summarize(sessions: Iterable<Session>, worker?: number): SessionSummary[] {
+export function summarize(sessions: Iterable<TrackedSession>, worker?: number): SessionSummary[] {
   const out: SessionSummary[] = [];
   for (const s of sessions) {
     out.push({

@@ -5,6 +5,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import type { GatewayConfig } from '../config/types.js';
 import type { Logger } from '../observability/logger.js';
 import { SessionRegistry } from '../observability/session-registry.js';
+import type { Session } from '../session/session.js';
 import { createHandler } from '../handlers/registry.js';
 import { RouteTable, ServedRoute } from './route-table.js';
 import { handleUpgrade, requestUrl } from './upgrade.js';
@@ -40,7 +41,7 @@ export function tlsMode(config: GatewayConfig): 'only' | 'optional' | 'off' {
 }
 
 export class Gateway {
-  readonly registry = new SessionRegistry();
+  readonly registry = new SessionRegistry<Session>();
   readonly #config: GatewayConfig;
   readonly #log: Logger;
   #routes: RouteTable | null = null;
