@@ -1,0 +1,105 @@
+// scripts/check-layers.mjs on small fake src/ trees: upward imports of every
+// form and folder cycles are reported with FILE:LINE, clean trees pass.
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const REPO = fileURLToPath(new URL('../../../', import.meta.url));
+const CHECKER = join(REPO, 'scripts', 'check-layers.mjs');
+const dirs: string[] = [];
+after(() => {
+  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+});
+
+/** A temporary project whose src/ holds `files` (path under src/ -> text). */
+function tree(files: Record<string, string>): string {
+  const root = mkdtempSync(join(tmpdir(), 'wsgate-layers-'));
+  dirs.push(root);
+  for (const [path, text] of Object.entries(files)) {
+    const file = join(root, 'src', path);
+    mkdirSync(dirname(file), { recursive: true });
+    writeFileSync(file, text);
+  }
+  return root;
+}
+
+function check(root: string): Promise<{ code: number; out: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [CHECKER, root], { cwd: REPO, timeout: 20_000 }, (err, stdout, stderr) => {
+      resolve({ code: err ? ((err as { code?: number }).code ?? -1) : 0, out: stdout + stderr });
+    });
+  });
+}
+
+test('check-layers: imports that point down pass', { timeout: 30_000 }, async () => {
+  const root = tree({
+    'cli/main.ts': "import { start } from '../server/gateway.js';\nimport('./lazy.js');\n",
+    'cli/lazy.ts': 'export {};\n',
+    'server/gateway.ts': "import type { Handler } from '../handlers/types.js';\nexport const start = 1;\n",
+    'handlers/types.ts': "import { Session } from '../session/session.js';\nexport type Handler = Session;\n",
+    'proxy/resolvers/sql.ts': "import { table } from './tokens-table.js';\nimport { log } from '../../observability/logger.js';\n",
+    'proxy/resolvers/tokens-table.ts': 'export const table = 1;\n',
+    'session/session.ts': "import { x } from '../config/types.js';\nexport class Session {}\n",
+    'observability/logger.ts': 'export const log = 1;\n',
+    'config/types.ts': "export const x = 1;\n// import { y } from '../cli/main.js' is only a comment\nconst s = \"import('../cli/main.js')\";\n",
+    // The public entry point may re-export any layer.
+    'index.ts': "export * from './cli/main.js';\nexport { x } from './config/types.js';\n",
+  });
+  const { code, out } = await check(root);
+  assert.equal(code, 0, out);
+  assert.match(out, /point down the layers/);
+});
+
+test('check-layers: an upward import and a folder cycle are both reported with file:line', { timeout: 30_000 }, async () => {
+  const root = tree({
+    'handlers/types.ts': "import { dial } from '../proxy/dial.js';\nexport type Ctx = number;\n",
+    'proxy/dial.ts': "export const dial = 1;\n\nimport type { Ctx } from '../handlers/types.js';\n",
+    'session/session.ts': "import { log } from '../observability/logger.js';\n",
+    'observability/logger.ts': "export const log = 1;\nexport const later = () => import('../session/session.js');\n",
+  });
+  const { code, out } = await check(root);
+  assert.equal(code, 1, out);
+  assert.match(out, /src\/proxy\/dial\.ts:3: import '\.\.\/handlers\/types\.js': proxy may not import handlers, a layer above it/);
+  assert.match(out, /src\/observability\/logger\.ts:2: import '\.\.\/session\/session\.js': observability may not import session/);
+  assert.match(out, /cycle: handlers -> proxy -> handlers/);
+  assert.match(out, /cycle: observability -> session -> observability/);
+  assert.doesNotMatch(out, /src\/handlers\/types\.ts.*a layer above/, 'the downward half of a cycle is not an upward import');
+});
+
+test('check-layers: export-from, nested folders, stray files and unknown folders are checked', { timeout: 30_000 }, async () => {
+  const root = tree({
+    'config/units.ts': "export { Session } from '../session/session.js';\n",
+    'session/session.ts': 'export class Session {}\n',
+    'proxy/resolvers/sql.ts': "import { x } from '../../handlers/registry.js';\n",
+    'handlers/registry.ts': 'export const x = 1;\n',
+    'stray.ts': "import { x } from './handlers/registry.js';\n",
+    'gadgets/thing.ts': "import { Session } from '../session/session.js';\n",
+  });
+  const { code, out } = await check(root);
+  assert.equal(code, 1, out);
+  assert.match(out, /src\/config\/units\.ts:1: .*config may not import session/);
+  assert.match(out, /src\/proxy\/resolvers\/sql\.ts:1: .*proxy may not import handlers/);
+  assert.match(out, /src\/stray\.ts:1: .*directly under src\/ is in no layer/);
+  assert.match(out, /src\/gadgets\/thing\.ts:1: .*src\/gadgets\/ is not in the layer table/);
+});
+
+test('check-layers: both names of the --workers processes folder sit above server', { timeout: 30_000 }, async () => {
+  const up = tree({
+    'cli/main.ts': "import { run } from '../cluster/primary.js';\nimport { go } from '../processes/primary.js';\n",
+    'cluster/primary.ts': "import { g } from '../server/gateway.js';\nexport const run = g;\n",
+    'processes/primary.ts': "import { g } from '../server/gateway.js';\nexport const go = g;\n",
+    'server/gateway.ts': 'export const g = 1;\n',
+  });
+  assert.equal((await check(up)).code, 0);
+  const down = tree({ 'server/gateway.ts': "import { go } from '../processes/primary.js';\n", 'processes/primary.ts': 'export const go = 1;\n' });
+  assert.match((await check(down)).out, /server may not import processes/);
+});
+
+test('check-layers: this repository passes', { timeout: 30_000 }, async () => {
+  const { code, out } = await check(REPO);
+  assert.equal(code, 0, out);
+});
