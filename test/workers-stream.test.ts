@@ -12,6 +12,7 @@ import { until } from './support/until.js';
 import { startGateway, sessionsDrained, type RunningGateway } from './helpers.js';
 import { outcomes, pools } from './support/workers-plugin.js';
 import { patternByte } from './support/workers-pattern.js';
+import { fitCloseReason } from '../src/session/close-codes.js';
 
 const PLUGIN = './dist/test/support/workers-plugin.js';
 const HWM = 256 * 1024;
@@ -120,6 +121,18 @@ test('after the session closed, a worker\'s send() and write() reject with Sessi
   assert.equal(r.reason, 'closed by the worker');
   assert.equal(r.binary.length, 1, 'the stream ended before the close arrives whole');
   // 'closed', not 'failed': every check in the worker passed (a failed check throws, which would mean 'failed').
+  await until(() => outcomes.length > mark, 10_000);
+  assert.deepEqual(sessionOutcomes(mark).map((o) => [o.outcome, o.error]), [['closed', undefined]]);
+  await sessionsDrained(gw.gateway);
+});
+
+test('a worker closing with a reason over 123 bytes gets it cut to fit, as on the main thread (not a 1011)', { timeout: 30_000 }, async () => {
+  const mark = outcomes.length;
+  const r = await receive('/w?task=long-reason');
+  assert.equal(r.code, 4001);
+  // 60 two-byte characters and '...': 123 bytes, cut at a character boundary (src/session/close-codes.ts).
+  assert.equal(r.reason, 'é'.repeat(60) + '...');
+  assert.equal(r.reason, fitCloseReason('é'.repeat(100)));
   await until(() => outcomes.length > mark, 10_000);
   assert.deepEqual(sessionOutcomes(mark).map((o) => [o.outcome, o.error]), [['closed', undefined]]);
   await sessionsDrained(gw.gateway);

@@ -18,6 +18,7 @@ import { payloadSize, type MainMessage, type WorkerOp } from './protocol.js';
 import type { Session } from '../session/session.js';
 import type { MessageStream } from '../session/message-stream.js';
 import { SessionClosedError } from '../session/errors.js';
+import { isSendableCloseCode } from '../session/close-codes.js';
 
 export interface WorkerChannelOptions {
   /** Bytes the worker may have in flight before it waits for credit (default 256 KiB). */
@@ -176,8 +177,9 @@ export class WorkerChannel {
           ok = this.#session.writable;
           break;
         case 'close':
-          if (!validCloseCode(op.code) || Buffer.byteLength(op.reason ?? '') > 123) return this.fail(`invalid close code ${op.code} or reason longer than 123 bytes`);
-          this.#session.close(op.code, op.reason);
+          // The Session's own rule: a code it may send, a reason cut to fit (as on the main thread).
+          if (!isSendableCloseCode(op.code)) return this.fail(`invalid close code ${op.code}`);
+          this.#session.close(op.code, String(op.reason ?? ''));
           ok = true;
           break;
         default:
@@ -258,11 +260,6 @@ export class WorkerChannel {
   #post(msg: MainMessage): void {
     if (!this.#settled) this.#local.postMessage(msg);
   }
-}
-
-/** Codes an endpoint may send (RFC 6455 §7.4): not 1004-1006 or 1015, which only describe. */
-function validCloseCode(code: number): boolean {
-  return Number.isInteger(code) && ((code >= 1000 && code <= 1014 && ![1004, 1005, 1006].includes(code)) || (code >= 3000 && code <= 4999));
 }
 
 /**

@@ -11,6 +11,7 @@
 //   misuse     checks that send()/stream() while a stream is open are refused, then ends normally
 //   after-close  closes the session, then checks that send() and write() reject with
 //              SessionClosedError (so the producer ends 'closed'; anything else throws)
+//   long-reason  closes the session with 4001 and a reason of 200 bytes (100 × "é")
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { SessionClosedError } from '../../src/session/errors.js';
@@ -101,6 +102,9 @@ serveTasks<Task>(async (session, t) => {
       assert.ok(session.signal.aborted, 'signal aborts once the session has closed');
       return; // the session has closed, so this producer ends 'closed'
     }
+    case 'long-reason':
+      await session.close(4001, 'é'.repeat(100));
+      return;
     default:
       throw new Error(`unknown task ${t.task}`);
   }
