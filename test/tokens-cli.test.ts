@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runTokensCommand } from '../src/cli/tokens-command.js';
 import { openDriver } from '../src/proxy/resolvers/sql-driver.js';
+import { parseTokenFiles } from '../src/proxy/resolvers/token-file.js';
 import { makeResolver, within } from './support/resolvers.js';
 import { MYSQL_CONNECTION, PG_CONNECTION, unique } from './support/sql-stores.js';
 
@@ -69,7 +70,8 @@ test('usage errors exit 2 and say why; --help exits 0', { timeout: 10_000 }, asy
     [['frobnicate'], /unknown command/],
     [['add'], /\[TOKEN\] HOST:PORT/],
     [['add', 'tok', 'nohost'], /not HOST:PORT/],
-    [['add', 'tok', '::1:5900'], /not HOST:PORT/],
+    // A bare IPv6 host is accepted (the token file's rule, tested below); a colon in any other host is not.
+    [['add', 'tok', 'a:b:5900'], /not HOST:PORT/],
     [['add', 'tok', 'h:1', '--expires', 'soon'], /--expires/],
     [['add', 'tok', 'h:1', '--param', 'novalue'], /NAME=VALUE/],
     [['add', 'tok', 'h:1', '--param', 'host=x'], /HOST:PORT/],
@@ -88,6 +90,27 @@ test('usage errors exit 2 and say why; --help exits 0', { timeout: 10_000 }, asy
   const help = await tokens('--help');
   assert.equal(help.code, 0);
   assert.match(help.out, /Usage: wsgate tokens/);
+});
+
+test('`tokens add` and a token file read the same HOST:PORT text the same way', { timeout: 10_000 }, async (t) => {
+  const db = join(dir, 'agree.db');
+  const targets = ['127.0.0.1:5901', '[::1]:5902', '::1:5903', 'fe80::1:5904', 'vnc.example.org:5905'];
+  const refused = ['nohost', 'a:b:5900', 'h:0', 'h:70000', '[::1]', ':5900'];
+  const fileTable = parseTokenFiles([{ file: 'tokens.cfg', text: targets.map((target, i) => `t${i}: ${target}`).join('\n') }]);
+  for (const [i, target] of targets.entries()) {
+    const r = await tokens('add', `t${i}`, target, '--db', db);
+    assert.equal(r.code, 0, `${target}: ${r.err}`);
+  }
+  const resolver = await makeResolver({ type: 'sqlite', path: db });
+  t.after(() => resolver.close());
+  for (const i of targets.keys()) {
+    const fromDb = await resolver.resolve(`t${i}`, within());
+    assert.deepEqual({ host: fromDb?.host, port: fromDb?.port }, fileTable.get(`t${i}`), targets[i]);
+  }
+  for (const bad of refused) {
+    assert.equal((await tokens('add', 'x', bad, '--db', db)).code, 2, `tokens add ${bad}`);
+    assert.throws(() => parseTokenFiles([{ file: 'tokens.cfg', text: `x: ${bad}` }]), /tokens\.cfg line 1/, `token file ${bad}`);
+  }
 });
 
 test('PostgreSQL and MariaDB stores by URL, with their own table', { timeout: 20_000 }, async (t) => {

@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { fingerprint } from '../observability/logger.js';
-import { targetFromHostPort } from '../proxy/resolvers/record.js';
+import { formatHostPort, parseTarget } from '../config/host-port.js';
 import { DEFAULT_SQLITE_FILE } from '../proxy/resolvers/sql.js';
 import { openDriver, type StoreSpec } from '../proxy/resolvers/sql-driver.js';
 import { DEFAULT_TABLE, nowSeconds, TABLE_NAME, TokensTable, tokenState, type TokenRecord } from '../proxy/resolvers/tokens-table.js';
@@ -152,8 +152,13 @@ function planAdd(args: string[], o: Values, io: Io): (table: TokensTable) => Pro
   // 24 random bytes in base64url: within the original module's key alphabet.
   const token = generated ? randomBytes(24).toString('base64url') : args[0]!;
   if (token === '' || token.length > 512 || /[\s\0-\x1f\x7f]/.test(token)) throw new UsageError('TOKEN must be 1 to 512 characters without spaces or control characters');
-  const target = targetFromHostPort(args[args.length - 1]!);
-  if (!target) throw new UsageError(`"${args[args.length - 1]}" is not HOST:PORT (IPv6 as [::1]:5900)`);
+  let target: { host: string; port: number };
+  try {
+    // The token file's rule, so a line of one is accepted by the other (IPv6 as [::1]:5900 or ::1:5900).
+    target = parseTarget(args[args.length - 1]!);
+  } catch (e) {
+    throw new UsageError(`"${args[args.length - 1]}" is not HOST:PORT: ${(e as Error).message}`);
+  }
   const params: Record<string, string> = {};
   for (const p of o.param ?? []) {
     const eq = p.indexOf('=');
@@ -173,7 +178,7 @@ function planAdd(args: string[], o: Values, io: Io): (table: TokensTable) => Pro
     if (generated) io.out(`${token}\n`);
     if (!generated && !new RegExp(ORIGINAL_ALPHABET).test(token)) io.err('note: the token has characters outside A-Z a-z 0-9 , - + = / _, which routes refuse unless their token.pattern allows them\n');
     const notes = [expiresAt !== null ? `expires ${new Date(expiresAt * 1000).toISOString()}` : '', singleUse ? 'single use' : ''].filter(Boolean);
-    io.err(`added token ${fingerprint(token)} (fingerprint) -> ${hostPort(target.host, target.port)}${notes.length ? ` (${notes.join(', ')})` : ''}\n`);
+    io.err(`added token ${fingerprint(token)} (fingerprint) -> ${formatHostPort(target.host, target.port)}${notes.length ? ` (${notes.join(', ')})` : ''}\n`);
     return 0;
   };
 }
@@ -186,8 +191,6 @@ function expiry(text: string): number {
   return Math.floor(ms / 1000);
 }
 
-const hostPort = (host: string, port: number) => (host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`);
-
 function formatList(records: TokenRecord[]): string {
   if (records.length === 0) return '(no tokens)\n';
   const now = nowSeconds();
@@ -195,7 +198,7 @@ function formatList(records: TokenRecord[]): string {
   for (const r of records) {
     rows.push([
       r.token,
-      hostPort(r.host, r.port),
+      formatHostPort(r.host, r.port),
       tokenState(r, now),
       r.expiresAt === null ? '-' : new Date(r.expiresAt * 1000).toISOString(),
       r.singleUse ? 'once' : 'many',

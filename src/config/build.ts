@@ -7,7 +7,8 @@ import { resolve } from 'node:path';
 import { configSchema, routeCommonSchema } from './schema.js';
 import { validateAgainst } from './validate.js';
 import { configError, type Locator } from './errors.js';
-import { ConfigValueError, parseHostPort, parseSeconds, parseSize } from './units.js';
+import { ConfigValueError, parseSeconds, parseSize } from './units.js';
+import { parseHostPort } from './host-port.js';
 import { SESSION_DEFAULTS, type GatewayConfig, type ListenAddress, type RouteConfig, type SessionOptions, type WebConfig } from './types.js';
 
 type Raw = Record<string, unknown>;

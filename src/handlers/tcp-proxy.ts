@@ -5,7 +5,8 @@
 // backend, and the client's messages and close reach it through this
 // handler's message() and close() hooks.
 import { accept, refuse, type Handler, type HandlerFactory } from './types.js';
-import { ConfigValueError, parseHostPort, parseSeconds } from '../config/units.js';
+import { ConfigValueError, parseSeconds } from '../config/units.js';
+import { parseHostPort } from '../config/host-port.js';
 import { dial, describeTarget, DialError, type BackendConnection, type DialTarget } from '../proxy/dial.js';
 import { chooseSubprotocol, type Encoding } from '../proxy/codec.js';
 import { lookupService } from '../proxy/services.js';

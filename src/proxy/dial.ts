@@ -2,6 +2,7 @@
 // no-delay) or a Unix socket. Failures are classified so the gateway can
 // answer the client with the right HTTP status before the 101.
 import net from 'node:net';
+import { formatHostPort } from '../config/host-port.js';
 import { BackendReader } from './backend-reader.js';
 
 export type DialTarget = { host: string; port: number } | { path: string };
@@ -33,7 +34,7 @@ export class DialError extends Error {
 
 export function describeTarget(target: DialTarget): string {
   if ('path' in target) return `unix:${target.path}`;
-  return target.host.includes(':') ? `[${target.host}]:${target.port}` : `${target.host}:${target.port}`;
+  return formatHostPort(target.host, target.port);
 }
 
 export interface BackendConnection {

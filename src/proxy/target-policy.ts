@@ -1,9 +1,11 @@
 // Which backends a route may reach, whatever its store says: entries like
 // "10.0.0.0/8:5900-5999", "[::1]:5901", "vnc-*.example.com:5900" or
-// "192.168.1.7" (any port). IP ranges match IP-literal targets; host name
+// "192.168.1.7" (any port); an IPv6 host in brackets, as the port may be left
+// out (src/config/host-port.ts). IP ranges match IP-literal targets; host name
 // patterns match the name as the store wrote it (before DNS), so a name is
 // never let through by an IP range it might resolve into.
 import net from 'node:net';
+import { splitHostPort } from '../config/host-port.js';
 
 interface Rule {
   ips?: net.BlockList;
@@ -30,11 +32,17 @@ export class TargetPolicy {
 }
 
 function parseRule(entry: string): Rule {
-  const m = /^(?:\[([^\]]+)\]|([^:]+))(?::(\d+)(?:-(\d+))?)?$/.exec(entry.trim());
-  if (!m) throw new Error(`"${entry}" is not HOST[:PORT[-PORT]] (write IPv6 in brackets)`);
-  const host = (m[1] ?? m[2])!;
-  const low = m[3] === undefined ? 1 : Number(m[3]);
-  const high = m[4] === undefined ? (m[3] === undefined ? 65535 : low) : Number(m[4]);
+  let host: string;
+  let ports: string | undefined;
+  try {
+    ({ host, port: ports } = splitHostPort(entry, { portOptional: true }) as { host: string; port?: string });
+  } catch (e) {
+    throw new Error(`"${entry}" is not HOST[:PORT[-PORT]] (${(e as Error).message})`);
+  }
+  const m = ports === undefined ? [] : /^(\d+)(?:-(\d+))?$/.exec(ports);
+  if (!m) throw new Error(`"${entry}" is not HOST[:PORT[-PORT]]`);
+  const low = m[1] === undefined ? 1 : Number(m[1]);
+  const high = m[2] === undefined ? (m[1] === undefined ? 65535 : low) : Number(m[2]);
   if (low < 1 || high > 65535 || low > high) throw new Error(`"${entry}": bad port range`);
   const [address, bits] = host.split('/');
   const family = net.isIP(address!);

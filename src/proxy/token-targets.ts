@@ -9,6 +9,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import { fingerprint, type Logger } from '../observability/logger.js';
 import type { Session } from '../session/session.js';
 import { parseSeconds } from '../config/units.js';
+import { formatHostPort } from '../config/host-port.js';
 import { loadResolverFactory, RESOLVER_TYPES } from './resolvers/index.js';
 import { LookupCache } from './resolvers/cache.js';
 import { StoreError, type ResolvedTarget, type TargetResolver } from './resolvers/types.js';
@@ -187,7 +188,7 @@ export class TokenTargets {
       return { ok: false, status: 403, reason: 'unknown token' };
     }
     if (this.#policy && !this.#policy.allows(target.host, target.port)) {
-      log.warn({ target: `${target.host}:${target.port}` }, 'target outside the allowlist');
+      log.warn({ target: formatHostPort(target.host, target.port) }, 'target outside the allowlist');
       return { ok: false, status: 403, reason: 'target not allowed' };
     }
     return { ok: true, target, token };

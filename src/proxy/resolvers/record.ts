@@ -34,12 +34,3 @@ export function firstTarget(records: Iterable<Record<string, unknown>>, keys: Re
   }
   return null;
 }
-
-/** "host:port" or "[v6]:port" as websockify's token files and Redis values write it. */
-export function targetFromHostPort(text: string): ResolvedTarget | null {
-  const m = /^\s*(?:\[([^\]]+)\]|([^:\s]+)):(\d+)\s*$/.exec(text);
-  if (!m) return null;
-  const port = Number(m[3]);
-  if (port < 1 || port > 65535) return null;
-  return { host: (m[1] ?? m[2])!, port, params: {} };
-}

@@ -6,6 +6,7 @@
 // false), so a down Redis fails a lookup at once (503) instead of holding it
 // until the timeout. Values, expiry and options are in docs/resolvers.md.
 import { Redis, type RedisOptions } from 'ioredis';
+import { formatHostPort } from '../../config/host-port.js';
 import { fingerprint, type Logger } from '../../observability/logger.js';
 import { raceAbort, throwIfAborted } from './aborting.js';
 import { StoreError, type ResolvedTarget, type ResolverFactory, type TargetResolver } from './types.js';
@@ -74,7 +75,7 @@ class RedisResolver implements TargetResolver {
     this.#singleUse = singleUse;
     this.#log = log;
     // Log an outage once, not on every reconnection attempt (the address only: a URL may hold a password).
-    const where = { redis: `${client.options.host}:${client.options.port}` };
+    const where = { redis: formatHostPort(client.options.host ?? 'localhost', client.options.port ?? 6379) };
     client.on('error', (err: Error) => {
       this.#lastError = err;
       if (!this.#down) log.warn({ ...where, err: err.message }, 'redis unreachable; lookups answer 503 until it is back');

@@ -3,6 +3,7 @@
 // StoreError naming the store, and close. The drivers (better-sqlite3, pg,
 // mysql2) are imported on demand, so a gateway that uses one never loads the
 // others.
+import { formatHostPort } from '../../config/host-port.js';
 import type { Logger } from '../../observability/logger.js';
 import { StoreError } from './types.js';
 import type { Dialect } from './sql-placeholders.js';
@@ -72,13 +73,14 @@ export function storeName(spec: ServerSpec): string {
   if (spec.url) {
     try {
       const url = new URL(spec.url);
-      host = url.hostname || url.searchParams.get('host') || 'localhost';
+      // A URL's IPv6 hostname comes in brackets.
+      host = url.hostname.replace(/^\[(.*)\]$/, '$1') || url.searchParams.get('host') || 'localhost';
       port = url.port ? Number(url.port) : defaultPort;
     } catch {
       host = '(unparsable url)';
     }
   }
-  return `${spec.dialect} ${host.includes(':') && !host.startsWith('[') ? `[${host}]` : host}:${port}`;
+  return `${spec.dialect} ${formatHostPort(host, port)}`;
 }
 
 /** The StoreError for a driver failure: its message (or, for a failed dual-stack connect, its parts' messages). */

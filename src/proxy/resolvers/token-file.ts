@@ -1,7 +1,8 @@
 // websockify-compatible token files: `token: host:port` lines, `#` comments,
 // blank lines; a file or a directory of such files. Parsed as websockify's
 // ReadOnlyTokenFile does (split once on a colon followed by whitespace, the
-// target on its last colon, so "::1:5900" and "[::1]:5900" are both IPv6),
+// target on its last colon, so "::1:5900" and "[::1]:5900" are both IPv6:
+// src/config/host-port.ts),
 // but stricter in one way: a bad line rejects the whole reload (the last good
 // table stays, with a warning naming file and line) instead of being skipped,
 // so a half-saved file never drops tokens. At startup a bad or missing file
@@ -10,7 +11,8 @@ import path from 'node:path';
 import { throwIfAborted } from './aborting.js';
 import { ReloadingFiles, type FileText } from './reloading-files.js';
 import type { ResolvedTarget, ResolverFactory, TargetResolver } from './types.js';
-import { splitHostPort } from './websockify-values.js';
+import { ConfigValueError } from '../../config/units.js';
+import { parseTarget } from '../../config/host-port.js';
 
 interface Target {
   host: string;
@@ -30,9 +32,12 @@ export function parseTokenFiles(files: FileText[]): Map<string, Target> {
       };
       const parts = line.split(/:\s/);
       if (parts.length !== 2 || parts[0] === '') fail('expected "token: host:port"');
-      const hp = splitHostPort(parts[1]!);
-      if ('error' in hp) fail(hp.error);
-      else table.set(parts[0]!, hp);
+      try {
+        table.set(parts[0]!, parseTarget(parts[1]!));
+      } catch (e) {
+        if (e instanceof ConfigValueError) fail(e.message);
+        throw e;
+      }
     }
   }
   return table;

@@ -1,35 +1,17 @@
 // The target values websockify's token plugins read, shared by the token
 // file, Redis and HTTP API resolvers: "host:port" text (IPv6 as "[::1]:5900"
-// or, as websockify splits on the last colon, "::1:5900") and JSON objects
-// with `host` and `port` (or websockify's `{"host": "host:port"}`).
+// or, as websockify splits on the last colon, "::1:5900": the rule of
+// src/config/host-port.ts) and JSON objects with `host` and `port` (or
+// websockify's `{"host": "host:port"}`).
+import { ConfigValueError } from '../../config/units.js';
+import { parseTarget } from '../../config/host-port.js';
 import { JSON_KEYS, targetFromRecord } from './record.js';
 import type { ResolvedTarget } from './types.js';
 
-/** "host:port" → host and port, or a reason it is not one. */
-export function splitHostPort(text: string): { host: string; port: number } | { error: string } {
-  const value = text.trim();
-  let host: string;
-  let portText: string;
-  const bracketed = /^\[([^\]\s]+)\]:([^:]*)$/.exec(value);
-  if (bracketed) {
-    host = bracketed[1]!;
-    portText = bracketed[2]!;
-  } else {
-    const colon = value.lastIndexOf(':');
-    if (colon < 0) return { error: 'expected host:port' };
-    host = value.slice(0, colon);
-    portText = value.slice(colon + 1);
-  }
-  if (host === '' || /[\s[\]]/.test(host)) return { error: `bad host "${host}"` };
-  const port = /^\d{1,5}$/.test(portText) ? Number(portText) : NaN;
-  if (!(port >= 1 && port <= 65535)) return { error: `bad port "${portText}"` };
-  return { host, port };
-}
-
 /** A target from "host:port" text, or null. */
 export function targetFromText(text: string): ResolvedTarget | null {
-  const hp = splitHostPort(text);
-  return 'error' in hp ? null : { host: hp.host, port: hp.port, params: {} };
+  const hp = hostPortOrNull(text);
+  return hp && { host: hp.host, port: hp.port, params: {} };
 }
 
 /**
@@ -41,9 +23,18 @@ export function targetFromJson(value: unknown): ResolvedTarget | null {
   const record = value as Record<string, unknown>;
   if (record.port === undefined || record.port === null) {
     if (typeof record.host !== 'string') return null;
-    const hp = splitHostPort(record.host);
-    if ('error' in hp) return null;
+    const hp = hostPortOrNull(record.host);
+    if (!hp) return null;
     return targetFromRecord({ ...record, host: hp.host, port: hp.port }, JSON_KEYS);
   }
   return targetFromRecord(record, JSON_KEYS);
+}
+
+function hostPortOrNull(text: string): { host: string; port: number } | null {
+  try {
+    return parseTarget(text);
+  } catch (e) {
+    if (e instanceof ConfigValueError) return null;
+    throw e;
+  }
 }
