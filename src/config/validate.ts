@@ -17,6 +17,17 @@ export function releaseValidators(): void {
   compiled = new WeakMap();
 }
 
+/** The JSON Schema of a block's own fields (a route's handler fields, a resolver's): what options() takes. */
+export interface FieldsSchema {
+  properties: Record<string, object>;
+  required?: string[];
+}
+
+/** The schema a block's fields are checked against: an object with those fields and no others. */
+export function closedObject(schema: FieldsSchema): object {
+  return { type: 'object', additionalProperties: false, ...schema };
+}
+
 /** Throws a ConfigError for the first schema violation of `value` found at `basePath`. */
 export function validateAgainst(schema: object, value: unknown, basePath: ReadonlyArray<string | number>, locate: Locator): void {
   let check = compiled.get(schema);

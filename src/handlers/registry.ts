@@ -5,7 +5,7 @@ import { isAbsolute, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { RouteConfig } from '../config/types.js';
 import { ConfigError, configError } from '../config/errors.js';
-import { validateAgainst } from '../config/validate.js';
+import { closedObject, validateAgainst, type FieldsSchema } from '../config/validate.js';
 import type { Logger } from '../observability/logger.js';
 import type { Handler, HandlerContext, HandlerFactory } from './types.js';
 import { createEcho } from './echo.js';
@@ -26,8 +26,8 @@ export async function createHandler(route: RouteConfig, baseDir: string, log: Lo
   const ctx: HandlerContext = {
     route,
     log: log.child({ route: route.path }),
-    options<T>(schema: { properties: Record<string, object>; required?: string[] }): T {
-      validateAgainst({ type: 'object', additionalProperties: false, ...schema }, route.options, ['routes', route.index], locate);
+    options<T>(schema: FieldsSchema): T {
+      validateAgainst(closedObject(schema), route.options, ['routes', route.index], locate);
       return route.options as T;
     },
     invalid(field: string | string[], message: string): never {

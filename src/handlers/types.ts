@@ -6,6 +6,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Logger } from '../observability/logger.js';
 import type { RouteConfig } from '../config/types.js';
+import type { FieldsSchema } from '../config/validate.js';
 import type { CloseInfo, Session } from '../session/session.js';
 
 export interface ConnectContext {
@@ -62,7 +63,7 @@ export interface HandlerContext {
    * The route's handler-specific fields, checked against a JSON Schema
    * (unknown fields refused); errors name routes[i].<field> and its line.
    */
-  options<T>(schema: { properties: Record<string, object>; required?: string[] }): T;
+  options<T>(schema: FieldsSchema): T;
   /** Throws a ConfigError naming routes[i].<field> (or a nested path) and its file line. */
   invalid(field: string | string[], message: string): never;
   /** Checks a nested value (e.g. the route's `resolver` block) against a JSON Schema; errors name routes[i].<path>. */

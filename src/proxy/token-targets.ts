@@ -10,6 +10,7 @@ import { fingerprint, type Logger } from '../observability/logger.js';
 import type { Session } from '../session/session.js';
 import { parseSeconds } from '../config/units.js';
 import { formatHostPort } from '../config/host-port.js';
+import { closedObject, type FieldsSchema } from '../config/validate.js';
 import { loadResolverFactory, RESOLVER_TYPES } from './resolvers/index.js';
 import { LookupCache } from './resolvers/cache.js';
 import { StoreError, type ResolvedTarget, type TargetResolver } from './resolvers/types.js';
@@ -108,8 +109,8 @@ export class TokenTargets {
     const resolver = await factory({
       baseDir: ctx.baseDir,
       log: ctx.log.child({ store: type }),
-      options<T>(schema: { properties: Record<string, object>; required?: string[] }): T {
-        ctx.validate({ type: 'object', additionalProperties: false, ...schema }, own, ['resolver']);
+      options<T>(schema: FieldsSchema): T {
+        ctx.validate(closedObject(schema), own, ['resolver']);
         return own as T;
       },
       invalid: (field, message) => ctx.invalid(['resolver', field], message),

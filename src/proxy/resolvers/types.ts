@@ -1,6 +1,7 @@
 // Target resolvers: turn the token a client presents into the backend its
 // session goes to. One resolver instance serves a route for the gateway's
 // lifetime (pools and clients are created once, not per lookup).
+import type { FieldsSchema } from '../../config/validate.js';
 import type { Logger } from '../../observability/logger.js';
 
 /** Where a token says a session goes, and what else the store said about it. */
@@ -66,7 +67,7 @@ export interface ResolverEnv {
    * type, timeout, cache, lookupTimeout), checked against a JSON Schema; unknown fields
    * are refused. Errors name routes[i].resolver.<field> and its line.
    */
-  options<T>(schema: { properties: Record<string, object>; required?: string[] }): T;
+  options<T>(schema: FieldsSchema): T;
   /** Throws a ConfigError naming routes[i].resolver.<field>. */
   invalid(field: string, message: string): never;
 }
