@@ -9,6 +9,7 @@ import { Redis, type RedisOptions } from 'ioredis';
 import { formatHostPort } from '../../config/host-port.js';
 import { fingerprint, type Logger } from '../../observability/logger.js';
 import { raceAbort, throwIfAborted } from './aborting.js';
+import { urlOrParts } from './url-or-parts.js';
 import { StoreError, type ResolvedTarget, type ResolverFactory, type TargetResolver } from './types.js';
 import { targetFromJson, targetFromText } from './websockify-values.js';
 
@@ -50,8 +51,7 @@ export const create: ResolverFactory = (env) => {
       singleUse: { type: 'boolean' },
     },
   });
-  const separate = (['host', 'port', 'db', 'username', 'password'] as const).find((f) => opts[f] !== undefined);
-  if (opts.url !== undefined && separate) env.invalid(separate, 'give either url or host/port/db/username/password, not both');
+  const separate = urlOrParts(env, opts, ['host', 'port', 'db', 'username', 'password']);
   const client = separate
     ? new Redis({ ...CLIENT_OPTIONS, host: opts.host ?? '127.0.0.1', port: opts.port ?? 6379, db: opts.db ?? 0, username: opts.username, password: opts.password })
     : new Redis(opts.url ?? DEFAULT_URL, CLIENT_OPTIONS);

@@ -10,6 +10,7 @@ import { DEFAULT_TABLE, REVOKE_CHANNEL, TABLE_NAME, TokensTable, tokenState } fr
 import { firstTarget, SQL_KEYS } from './record.js';
 import { openDriver, type ServerSpec, type SqlDriver } from './sql-driver.js';
 import { translatePlaceholders, type Dialect, type TranslatedQuery } from './sql-placeholders.js';
+import { urlOrParts } from './url-or-parts.js';
 import type { ResolvedTarget, ResolverEnv, ResolverFactory, TargetResolver } from './types.js';
 
 export const DEFAULT_SQLITE_FILE = 'wsgate-tokens.db';
@@ -54,9 +55,8 @@ export const createMysql: ResolverFactory = (env) => createServer(env, 'mysql');
 
 async function createServer(env: ResolverEnv, dialect: 'postgres' | 'mysql'): Promise<TargetResolver> {
   const { query, table, ...connection } = env.options<ServerOptions>({ properties: SERVER_PROPERTIES });
+  urlOrParts(env, connection, ['host', 'port', 'user', 'password', 'database']);
   if (connection.url !== undefined) {
-    const extra = (['host', 'port', 'user', 'password', 'database'] as const).find((k) => connection[k] !== undefined);
-    if (extra) env.invalid(extra, 'give either url or host/port/user/password/database, not both');
     try {
       new URL(connection.url);
     } catch {
