@@ -5,6 +5,7 @@
 // others.
 import { formatHostPort } from '../../config/host-port.js';
 import type { Logger } from '../../observability/logger.js';
+import { abortError, raceAbort } from './aborting.js';
 import { StoreError } from './types.js';
 import type { Dialect } from './sql-placeholders.js';
 
@@ -93,3 +94,36 @@ export function storeError(store: string, e: unknown): StoreError {
   return new StoreError(store, message || 'unknown driver error');
 }
 
+/** How a pooled driver borrows a connection and gives it back. */
+export interface ConnectionPool<C> {
+  acquire(): Promise<C>;
+  /** Back to the pool, for the next query. */
+  release(conn: C): void;
+  /** Never to be used again: it may still be in the middle of a query. */
+  discard(conn: C): void;
+}
+
+/**
+ * Runs `query` on a pooled connection, as the PostgreSQL and MariaDB drivers
+ * do: gives up the moment `signal` aborts (a connection that arrives later
+ * goes back to the pool), returns the connection after a good query and
+ * discards it after an aborted or failed one, so a connection mid-query is
+ * never reused. Failures are StoreErrors naming `store`.
+ */
+export async function pooledQuery<C, R>(pool: ConnectionPool<C>, store: string, signal: AbortSignal | undefined, query: (conn: C) => Promise<R>): Promise<R> {
+  if (signal?.aborted) throw abortError(store, signal);
+  let conn: C;
+  try {
+    conn = await raceAbort(pool.acquire(), signal, store, (late) => pool.release(late));
+  } catch (e) {
+    throw storeError(store, e);
+  }
+  try {
+    const result = await raceAbort(query(conn), signal, store);
+    pool.release(conn);
+    return result;
+  } catch (e) {
+    pool.discard(conn);
+    throw storeError(store, e);
+  }
+}

@@ -4,8 +4,7 @@
 // query() would do. A lookup that is aborted or fails destroys its
 // connection instead of returning it to the pool mid-query.
 import * as mysql from 'mysql2/promise';
-import { abortError, raceAbort } from './aborting.js';
-import { storeError, storeName, type Row, type ServerSpec, type SqlDriver } from './sql-driver.js';
+import { pooledQuery, storeName, type ConnectionPool, type Row, type ServerSpec, type SqlDriver } from './sql-driver.js';
 
 const CONNECT_TIMEOUT_MS = 10_000;
 const IDLE_TIMEOUT_MS = 30_000;
@@ -15,6 +14,11 @@ export class MysqlDriver implements SqlDriver {
   readonly store: string;
   readonly #options: mysql.PoolOptions;
   #pool: mysql.Pool | null = null;
+  readonly #connections: ConnectionPool<mysql.PoolConnection> = {
+    acquire: () => (this.#pool ??= mysql.createPool(this.#options)).getConnection(),
+    release: (conn) => conn.release(),
+    discard: destroy,
+  };
 
   constructor(spec: ServerSpec) {
     this.store = storeName(spec);
@@ -48,22 +52,8 @@ export class MysqlDriver implements SqlDriver {
   }
 
   async #exec(sql: string, values: unknown[], signal?: AbortSignal): Promise<unknown> {
-    if (signal?.aborted) throw abortError(this.store, signal);
-    this.#pool ??= mysql.createPool(this.#options);
-    let conn: mysql.PoolConnection;
-    try {
-      conn = await raceAbort(this.#pool.getConnection(), signal, this.store, (late) => late.release());
-    } catch (e) {
-      throw storeError(this.store, e);
-    }
-    try {
-      const [result] = await raceAbort(conn.execute(sql, values as mysql.ExecuteValues), signal, this.store);
-      conn.release();
-      return result;
-    } catch (e) {
-      destroy(conn);
-      throw storeError(this.store, e);
-    }
+    const [result] = await pooledQuery(this.#connections, this.store, signal, (conn) => conn.execute(sql, values as mysql.ExecuteValues));
+    return result;
   }
 }
 

@@ -6,8 +6,7 @@
 import { createHash } from 'node:crypto';
 import pg from 'pg';
 import type { Logger } from '../../observability/logger.js';
-import { abortError, raceAbort } from './aborting.js';
-import { storeError, storeName, type Row, type ServerSpec, type SqlDriver } from './sql-driver.js';
+import { pooledQuery, storeError, storeName, type ConnectionPool, type Row, type ServerSpec, type SqlDriver } from './sql-driver.js';
 
 const CONNECT_TIMEOUT_MS = 10_000;
 const IDLE_TIMEOUT_MS = 30_000;
@@ -25,6 +24,12 @@ export class PostgresDriver implements SqlDriver {
   readonly #poolSize: number;
   #pool: pg.Pool | null = null;
   readonly #log: Logger | undefined;
+  readonly #connections: ConnectionPool<pg.PoolClient> = {
+    acquire: () => this.#getPool().connect(),
+    release: (client) => client.release(),
+    // release(true) destroys the connection instead of pooling it.
+    discard: (client) => client.release(true),
+  };
 
   constructor(spec: ServerSpec) {
     this.store = storeName(spec);
@@ -58,24 +63,8 @@ export class PostgresDriver implements SqlDriver {
     return { ready, stop: () => listener.stop() };
   }
 
-  async #exec(sql: string, values: unknown[], signal?: AbortSignal): Promise<pg.QueryResult> {
-    if (signal?.aborted) throw abortError(this.store, signal);
-    const pool = this.#getPool();
-    let client: pg.PoolClient;
-    try {
-      client = await raceAbort(pool.connect(), signal, this.store, (late) => late.release());
-    } catch (e) {
-      throw storeError(this.store, e);
-    }
-    try {
-      const result = await raceAbort(client.query({ name: statementName(sql), text: sql, values }), signal, this.store);
-      client.release();
-      return result;
-    } catch (e) {
-      // Aborted mid-query, or the connection is in doubt: do not reuse it.
-      client.release(true);
-      throw storeError(this.store, e);
-    }
+  #exec(sql: string, values: unknown[], signal?: AbortSignal): Promise<pg.QueryResult> {
+    return pooledQuery(this.#connections, this.store, signal, (client) => client.query({ name: statementName(sql), text: sql, values }));
   }
 
   #getPool(): pg.Pool {
