@@ -153,10 +153,6 @@ export class TokenTargets {
     return targets;
   }
 
-  get storeKind(): string {
-    return this.#resolver.kind;
-  }
-
   async lookup(c: ClientRequest): Promise<LookupOutcome> {
     const found = findToken(c.url, c.headers, this.#rules);
     if (!found.ok) {

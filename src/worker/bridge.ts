@@ -107,15 +107,6 @@ export class WorkerChannel {
     if (!session.isOpen) this.#goneNow();
   }
 
-  get settled(): boolean {
-    return this.#settled;
-  }
-
-  /** True while the worker has a streamed message begun and not ended. */
-  get midStream(): boolean {
-    return this.#streams.size > 0;
-  }
-
   /**
    * Ends the channel as failed: logs why, closes the session with 1011 and
    * rejects `done`. With a stream unfinished the close goes out at once

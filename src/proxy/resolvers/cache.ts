@@ -15,10 +15,6 @@ export class LookupCache {
     this.#negativeTtl = negativeTtlMs;
   }
 
-  get enabled(): boolean {
-    return this.#ttl > 0 || this.#negativeTtl > 0;
-  }
-
   /** The cached answer, or undefined when there is none (or it has expired). */
   get(token: string): ResolvedTarget | null | undefined {
     const entry = this.#entries.get(token);

@@ -49,14 +49,6 @@ export class StoreError extends Error {
   }
 }
 
-/** Common fields of every `resolver:` block in a route. */
-export interface ResolverConfigBase {
-  type: string;
-  /** Seconds a lookup may take before the client gets 503 (default 5). */
-  timeout?: number;
-  cache?: { ttl?: number; negativeTtl?: number };
-}
-
 /** What a resolver factory gets besides its own config block. */
 export interface ResolverEnv {
   /** Folder that relative paths in the config are resolved against. */
