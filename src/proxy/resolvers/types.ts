@@ -56,7 +56,7 @@ export interface ResolverEnv {
   log: Logger;
   /**
    * The resolver's own fields (everything in its `resolver:` block except
-   * type, timeout, cache, lookupTimeout), checked against a JSON Schema; unknown fields
+   * type, timeout and cache), checked against a JSON Schema; unknown fields
    * are refused. Errors name routes[i].resolver.<field> and its line.
    */
   options<T>(schema: FieldsSchema): T;
