@@ -19,8 +19,8 @@ import ts from 'typescript';
 /** Top folders of src/, highest layer first. A folder may import its own files and those of any folder listed after it. */
 const LAYERS = [
   ['cli'],
-  // The --workers primary and worker processes (src/cluster being renamed src/processes): they start Gateways.
-  ['processes', 'cluster'],
+  // The --workers primary and worker processes: they start Gateways.
+  ['processes'],
   ['server'],
   ['handlers'],
   ['proxy'],
