@@ -3,7 +3,7 @@
 // (The limit across --workers: processes.test.ts.)
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { closed, connect, handshakeStatus, spawnCli, startBackend } from './helpers.js';
+import { closed, connect, handshakeStatus, spawnCli, startBackend } from './support/index.js';
 
 /** Polls an async condition every 20 ms; fails with `describe()` after timeoutMs. */
 async function until(condition: () => boolean | Promise<boolean>, timeoutMs: number, describe: () => string): Promise<void> {

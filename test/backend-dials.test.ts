@@ -5,7 +5,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { startGateway, startBackend, rawRequest, upgradeRequest, connect, closed, type RunningGateway } from './helpers.js';
+import { startGateway, startBackend, rawRequest, upgradeRequest, connect, closed, type RunningGateway } from './support/index.js';
 
 let gw: RunningGateway;
 let backend: Awaited<ReturnType<typeof startBackend>>;

@@ -10,7 +10,7 @@ import { once } from 'node:events';
 import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { BackendReader, type ChunkConsumer } from '../src/proxy/backend-reader.js';
-import { byteStream, hashSink, seededSizes, drained } from './helpers.js';
+import { byteStream, hashSink, seededSizes, drained } from './support/index.js';
 
 const MiB = 1024 * 1024;
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import type net from 'node:net';
 import { once } from 'node:events';
 import { WebSocket } from 'ws';
-import { startBackend, closed, spawnCli, byteStream, hashSink, seededSizes, rssBytes, drained } from './helpers.js';
+import { startBackend, closed, spawnCli, byteStream, hashSink, seededSizes, rssBytes, drained } from './support/index.js';
 
 const MiB = 1024 * 1024;
 /** The documented default session highWaterMark. */

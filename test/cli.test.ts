@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { OPTIONS } from '../src/cli/options.js';
-import { REPO_ROOT, runCli, spawnCli, startBackend, connect, closed, handshakeStatus, rawRequest, upgradeRequest } from './helpers.js';
+import { REPO_ROOT, runCli, spawnCli, startBackend, connect, closed, handshakeStatus, rawRequest, upgradeRequest } from './support/index.js';
 
 type Cli = Awaited<ReturnType<typeof spawnCli>>;
 type Backend = Awaited<ReturnType<typeof startBackend>>;

@@ -7,7 +7,7 @@ import type { Socket } from 'node:net';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startGateway, startBackend, rawWebSocket, encodeFrame, sessionsDrained, type RawWebSocket, type RunningGateway } from './helpers.js';
+import { startGateway, startBackend, rawWebSocket, encodeFrame, sessionsDrained, type RawWebSocket, type RunningGateway } from './support/index.js';
 
 const RESERVED = [1005, 1006, 1015];
 let dir = '';

@@ -7,7 +7,7 @@ import { once } from 'node:events';
 import { createHash } from 'node:crypto';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { WebSocket } from 'ws';
-import { startGateway, connect, closed, pseudoRandom, rawWebSocket, encodeFrame, sessionsDrained, type RunningGateway, type WsFrame } from './helpers.js';
+import { startGateway, connect, closed, pseudoRandom, rawWebSocket, encodeFrame, sessionsDrained, type RunningGateway, type WsFrame } from './support/index.js';
 
 const SIZES = [0, 1, 125, 126, 127, 65535, 65536, 1024 * 1024, 16 * 1024 * 1024];
 

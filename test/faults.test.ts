@@ -7,7 +7,7 @@ import net from 'node:net';
 import { once } from 'node:events';
 import { spawn } from 'node:child_process';
 import { WebSocket } from 'ws';
-import { startGateway, startBackend, connect, closed, handshakeStatus, byteStream, hashSink, seededSizes, sessionsDrained, drained, type RunningGateway } from './helpers.js';
+import { startGateway, startBackend, connect, closed, handshakeStatus, byteStream, hashSink, seededSizes, sessionsDrained, drained, type RunningGateway } from './support/index.js';
 
 const MiB = 1024 * 1024;
 

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import type { IncomingMessage } from 'node:http';
 import { WebSocket } from 'ws';
-import { startGateway, closed, type RunningGateway } from './helpers.js';
+import { startGateway, closed, type RunningGateway } from './support/index.js';
 
 const PLUGIN = './dist/test/support/decision-plugin.js';
 

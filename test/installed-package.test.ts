@@ -15,7 +15,7 @@ import { copyFile, mkdir, mkdtemp, readFile, readdir, rm, symlink, writeFile } f
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
-import { REPO_ROOT, closed, connect, handshakeStatus } from './helpers.js';
+import { REPO_ROOT, closed, connect, handshakeStatus } from './support/index.js';
 
 const run = promisify(execFile);
 /** No step of the set-up or of a test may take longer than this. */

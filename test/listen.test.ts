@@ -12,7 +12,7 @@ import { WebSocket } from 'ws';
 import { buildConfig } from '../src/config/build.js';
 import { createLogger } from '../src/observability/logger.js';
 import { Gateway } from '../src/server/gateway.js';
-import { closed, REPO_ROOT } from './helpers.js';
+import { closed, REPO_ROOT } from './support/index.js';
 import { until } from './support/until.js';
 
 async function echoOnce(url: string, options: object = {}): Promise<string> {

@@ -4,7 +4,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { WebSocket } from 'ws';
-import { startGateway, connect, closed, sessionsDrained, type RunningGateway } from './helpers.js';
+import { startGateway, connect, closed, sessionsDrained, type RunningGateway } from './support/index.js';
 
 let gw: RunningGateway;
 before(async () => {

@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { WebSocket } from 'ws';
-import { closed, connect, handshakeStatus, rawRequest, spawnCli, startBackend, upgradeRequest } from './helpers.js';
+import { closed, connect, handshakeStatus, rawRequest, spawnCli, startBackend, upgradeRequest } from './support/index.js';
 import { scrape, type Scrape } from './support/prometheus.js';
 
 async function gatewayWith(t: TestContext, yaml: string): Promise<{ port: number; backendSockets: Set<import('node:net').Socket> }> {

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import net from 'node:net';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
-import { REPO_ROOT, spawnCli } from './helpers.js';
+import { REPO_ROOT, spawnCli } from './support/index.js';
 import { freePort, killGroup, spawnGroup, startVncDesktop, typedText, waitFor, type VncDesktop } from './support/vnc.js';
 import { novncDir } from '../src/server/novnc.js';
 import { NOVNC_PAGE } from '../src/server/novnc-page.js';

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { IncomingMessage } from 'node:http';
 import { WebSocket } from 'ws';
-import { REPO_ROOT, startGateway, connect, closed, handshakeStatus, rawWebSocket, encodeFrame, type RunningGateway } from './helpers.js';
+import { REPO_ROOT, startGateway, connect, closed, handshakeStatus, rawWebSocket, encodeFrame, type RunningGateway } from './support/index.js';
 
 const PLUGIN = join(REPO_ROOT, 'dist/examples/uppercase-plugin.js');
 

@@ -11,7 +11,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { WebSocket } from 'ws';
-import { closed, connect, handshakeStatus, runCli, spawnCli, startBackend } from './helpers.js';
+import { closed, connect, handshakeStatus, runCli, spawnCli, startBackend } from './support/index.js';
 import { scrape, type Scrape } from './support/prometheus.js';
 
 interface Health {

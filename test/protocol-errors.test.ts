@@ -9,7 +9,7 @@ import { once } from 'node:events';
 import {
   startGateway, startBackend, connect, closed, handshakeStatus, upgradeRequest, pseudoRandom,
   rawWebSocket, encodeFrame, sessionsDrained, type RunningGateway,
-} from './helpers.js';
+} from './support/index.js';
 
 let gw: RunningGateway;
 let backend: Awaited<ReturnType<typeof startBackend>>;

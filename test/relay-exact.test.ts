@@ -9,7 +9,7 @@ import path from 'node:path';
 import { once } from 'node:events';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { WebSocket } from 'ws';
-import { startGateway, startBackend, closed, handshakeStatus, spawnCli, byteStream, hashSink, seededSizes, sessionsDrained, drained } from './helpers.js';
+import { startGateway, startBackend, closed, handshakeStatus, spawnCli, byteStream, hashSink, seededSizes, sessionsDrained, drained } from './support/index.js';
 
 const MiB = 1024 * 1024;
 

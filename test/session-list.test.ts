@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import { connect, spawnCli, startBackend, REPO_ROOT } from './helpers.js';
+import { connect, spawnCli, startBackend, REPO_ROOT } from './support/index.js';
 
 interface Listed {
   sessions: Array<{ id: string; pid: number; worker?: number; route: string; path: string; remote: string; target: string; bytesIn: number; messagesIn: number }>;

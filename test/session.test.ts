@@ -9,7 +9,7 @@ import { WebSocketServer, WebSocket } from 'ws';
 import { Session } from '../src/session/session.js';
 import { SessionClosedError } from '../src/session/errors.js';
 import { SESSION_DEFAULTS, type SessionOptions } from '../src/config/types.js';
-import { closed } from './helpers.js';
+import { closed } from './support/index.js';
 
 async function pair(opts: Partial<SessionOptions> = {}) {
   const wss = new WebSocketServer({ port: 0, host: '127.0.0.1' });

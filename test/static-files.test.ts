@@ -9,7 +9,7 @@ import { mkdtemp, mkdir, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildConfig } from '../src/config/build.js';
-import { REPO_ROOT, startGateway, connect, closed, rawRequest, pseudoRandom, type RunningGateway } from './helpers.js';
+import { REPO_ROOT, startGateway, connect, closed, rawRequest, pseudoRandom, type RunningGateway } from './support/index.js';
 
 let dir = '';
 let root = '';

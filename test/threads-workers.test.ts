@@ -6,7 +6,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { until } from './support/until.js';
-import { startGateway, sessionsDrained, type RunningGateway } from './helpers.js';
+import { startGateway, sessionsDrained, type RunningGateway } from './support/index.js';
 import { checkThreadsRun, runThreadsClient } from './support/threads-client.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { WebSocket } from 'ws';

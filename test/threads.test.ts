@@ -4,7 +4,7 @@
 // reads slowly, and while it pings.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startGateway, handshakeStatus, sessionsDrained, type RunningGateway } from './helpers.js';
+import { startGateway, handshakeStatus, sessionsDrained, type RunningGateway } from './support/index.js';
 import { runThreadsClient, checkThreadsRun } from './support/threads-client.js';
 
 let gw: RunningGateway;

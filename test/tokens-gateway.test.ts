@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes, createHash } from 'node:crypto';
 import { WebSocket } from 'ws';
-import { startGateway, startBackend, connect, closed, handshakeStatus, spawnCli, pseudoRandom, sessionsDrained } from './helpers.js';
+import { startGateway, startBackend, connect, closed, handshakeStatus, spawnCli, pseudoRandom, sessionsDrained } from './support/index.js';
 
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { spawnCli, startBackend, connect, closed } from './helpers.js';
+import { spawnCli, startBackend, connect, closed } from './support/index.js';
 
 type Backend = Awaited<ReturnType<typeof startBackend>>;
 type Line = Record<string, unknown>;

@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { gunzipSync } from 'node:zlib';
-import { connect, closed, startGateway } from './helpers.js';
+import { connect, closed, startGateway } from './support/index.js';
 import { liveWorkerThreads } from '../src/worker/pool.js';
 
 test('the gzip worker plugin answers each message with its gzip, in order, and its threads end with the gateway', { timeout: 60_000 }, async (t) => {

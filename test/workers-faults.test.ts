@@ -8,7 +8,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { WebSocket } from 'ws';
-import { REPO_ROOT, connect, closed, spawnCli, startGateway, sessionsDrained, type RunningGateway } from './helpers.js';
+import { REPO_ROOT, connect, closed, spawnCli, startGateway, sessionsDrained, type RunningGateway } from './support/index.js';
 import { outcomes } from './support/workers-plugin.js';
 import { until } from './support/until.js';
 

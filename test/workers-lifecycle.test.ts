@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { WebSocket } from 'ws';
-import { REPO_ROOT, startGateway, sessionsDrained, type RunningGateway } from './helpers.js';
+import { REPO_ROOT, startGateway, sessionsDrained, type RunningGateway } from './support/index.js';
 import { outcomes, pools } from './support/workers-plugin.js';
 import { until } from './support/until.js';
 import { liveWorkerThreads, workerPools } from '../src/worker/pool.js';

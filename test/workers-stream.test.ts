@@ -9,7 +9,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { WebSocket } from 'ws';
 import { until } from './support/until.js';
-import { startGateway, sessionsDrained, type RunningGateway } from './helpers.js';
+import { startGateway, sessionsDrained, type RunningGateway } from './support/index.js';
 import { outcomes, pools } from './support/workers-plugin.js';
 import { patternByte } from './support/workers-pattern.js';
 import { fitCloseReason } from '../src/session/close-codes.js';

@@ -6,15 +6,15 @@ import { once } from 'node:events';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { WebSocket, type ClientOptions } from 'ws';
-import { buildConfig } from '../src/config/build.js';
-import { createLogger } from '../src/observability/logger.js';
-import { Gateway } from '../src/server/gateway.js';
+import { buildConfig } from '../../src/config/build.js';
+import { createLogger } from '../../src/observability/logger.js';
+import { Gateway } from '../../src/server/gateway.js';
 
-export * from './support/data.js';
-export * from './support/frames.js';
+export * from './data.js';
+export * from './frames.js';
 
-export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
-export const BIN = fileURLToPath(new URL('../../bin/wsgate.js', import.meta.url));
+export const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+export const BIN = fileURLToPath(new URL('../../../bin/wsgate.js', import.meta.url));
 
 export interface RunningGateway {
   gateway: Gateway;
