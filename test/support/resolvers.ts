@@ -5,7 +5,7 @@ import { ConfigError } from '../../src/config/errors.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { loadResolverFactory } from '../../src/proxy/resolvers/index.js';
 import type { ResolverEnv, TargetResolver } from '../../src/proxy/resolvers/types.js';
-import { REPO_ROOT } from './index.js';
+import { REPO_ROOT } from './paths.js';
 
 const COMMON = new Set(['type', 'timeout', 'cache']);
 

@@ -3,7 +3,7 @@
 // what is left, and returns without process.exit(): the test checks that
 // nothing (no worker thread, no port) keeps this process alive.
 import { WebSocket } from 'ws';
-import { startGateway } from './index.js';
+import { startGateway } from './gateway.js';
 import { liveWorkerThreads, workerPools } from '../../src/worker/pool.js';
 
 const gw = await startGateway({
