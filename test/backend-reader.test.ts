@@ -10,7 +10,7 @@ import { once } from 'node:events';
 import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { BackendReader, type ChunkConsumer } from '../src/proxy/backend-reader.js';
-import { byteStream, hashSink, seededSizes, drained } from './support/index.js';
+import { byteStream, hashSink, seededSizes, drained, until } from './support/index.js';
 
 const MiB = 1024 * 1024;
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
@@ -91,7 +91,7 @@ test('8 sockets at once, bursty traffic: every byte in order, lent memory never 
       const c = lazyConsumer(900 + i);
       reader.attach(c.consume);
       await once(socket, 'end');
-      while (c.stats().outstanding > 0) await sleep(5);
+      await until(() => c.stats().outstanding === 0, { timeoutMs: 30_000, everyMs: 5, what: 'every lent chunk released' });
       socket.destroy();
       return c;
     });
@@ -129,7 +129,7 @@ test('while a lent chunk is not released the socket does not read; release resum
       if (release) kept.push(release);
     });
     // Wait for the first lent chunk, then check that reading stops.
-    while (kept.length === 0) await sleep(5);
+    await until(() => kept.length > 0, { timeoutMs: 10_000, everyMs: 5, what: 'the first lent chunk' });
     const read = socket.bytesRead;
     await sleep(200);
     assert.equal(socket.bytesRead, read, 'read on while its buffer was lent');
@@ -188,7 +188,7 @@ test('hold() stops reading until unhold()', { timeout: 20_000 }, async () => {
       bytes += chunk.length;
       release?.();
     });
-    while (bytes === 0) await sleep(1);
+    await until(() => bytes > 0, { timeoutMs: 10_000, everyMs: 1, what: 'the first bytes' });
     reader.hold();
     await sleep(20);
     const held = socket.bytesRead;

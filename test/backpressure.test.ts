@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import type net from 'node:net';
 import { once } from 'node:events';
 import { WebSocket } from 'ws';
-import { startBackend, closed, spawnCli, byteStream, hashSink, seededSizes, rssBytes, drained } from './support/index.js';
+import { startBackend, closed, spawnCli, byteStream, hashSink, seededSizes, rssBytes, drained, untilSteady } from './support/index.js';
 
 const MiB = 1024 * 1024;
 /** The documented default session highWaterMark. */
@@ -32,21 +32,14 @@ const MAX_RSS_GROWTH = 2 * HIGH_WATER_MARK + 46 * MiB;
  */
 async function untilStalled(t: TestContext, progress: () => number, pid: number, quietMs = 1000, limitMs = 20_000): Promise<{ at: number; peakRss: number }> {
   const started = Date.now();
-  let last = progress();
-  let since = Date.now();
   let peakRss = rssBytes(pid);
-  while (Date.now() - since < quietMs) {
-    if (Date.now() - started > limitMs) throw new Error(`still moving after ${limitMs} ms (${progress()} bytes)`);
-    await new Promise((r) => setTimeout(r, 100));
+  const sample = () => {
     peakRss = Math.max(peakRss, rssBytes(pid));
-    const now = progress();
-    if (now !== last) {
-      last = now;
-      since = Date.now();
-    }
-  }
-  t.diagnostic(`stalled at ${(last / MiB).toFixed(1)} MiB after ${Date.now() - started} ms, gateway peak RSS ${(peakRss / MiB).toFixed(1)} MiB`);
-  return { at: last, peakRss };
+    return progress();
+  };
+  const at = await untilSteady(sample, { quietMs, everyMs: 100, timeoutMs: limitMs, what: () => `a stall (still moving, ${progress()} bytes)` });
+  t.diagnostic(`stalled at ${(at / MiB).toFixed(1)} MiB after ${Date.now() - started} ms, gateway peak RSS ${(peakRss / MiB).toFixed(1)} MiB`);
+  return { at, peakRss };
 }
 
 async function startCliGateway(backendPort: number) {

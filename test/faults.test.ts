@@ -7,7 +7,7 @@ import net from 'node:net';
 import { once } from 'node:events';
 import { spawn } from 'node:child_process';
 import { WebSocket } from 'ws';
-import { startGateway, startBackend, connect, closed, handshakeStatus, byteStream, hashSink, seededSizes, sessionsDrained, drained, type RunningGateway } from './support/index.js';
+import { startGateway, startBackend, connect, closed, handshakeStatus, byteStream, hashSink, seededSizes, sessionsDrained, drained, untilSteady, type RunningGateway } from './support/index.js';
 
 const MiB = 1024 * 1024;
 
@@ -192,7 +192,7 @@ test('client closing normally after sending: the backend gets every byte, then F
     if (slowBackend) {
       // Let the pipeline fill up (the gateway stops reading the client, the close frame still
       // unread behind the data), then read. No event says "stalled": poll the client's buffer.
-      await untilQuiet(() => ws.bufferedAmount);
+      await untilSteady(() => ws.bufferedAmount, { quietMs: 500, everyMs: 50, timeoutMs: 20_000, what: () => `the client's buffer settling (${ws.bufferedAmount} bytes)` });
       assert.ok(ws.bufferedAmount > 0, 'the gateway should have stopped taking data from the client');
       resume();
     }
@@ -203,19 +203,6 @@ test('client closing normally after sending: the backend gets every byte, then F
     await sessionsDrained(gw.gateway);
   }
 });
-
-/** Resolves once `value()` has not changed for `quietMs` (sampled every 50 ms). */
-async function untilQuiet(value: () => number, quietMs = 500): Promise<void> {
-  let last = value();
-  let since = Date.now();
-  while (Date.now() - since < quietMs) {
-    await new Promise((r) => setTimeout(r, 50));
-    if (value() !== last) {
-      last = value();
-      since = Date.now();
-    }
-  }
-}
 
 test('base64 route receiving invalid base64: close 1007; earlier valid data reached the backend', { timeout: 10_000 }, async (t) => {
   let onEnd!: (data: Buffer) => void;

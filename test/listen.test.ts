@@ -12,8 +12,7 @@ import { WebSocket } from 'ws';
 import { buildConfig } from '../src/config/build.js';
 import { createLogger } from '../src/observability/logger.js';
 import { Gateway } from '../src/server/gateway.js';
-import { closed, REPO_ROOT } from './support/index.js';
-import { until } from './support/until.js';
+import { closed, REPO_ROOT, until } from './support/index.js';
 
 async function echoOnce(url: string, options: object = {}): Promise<string> {
   const ws = new WebSocket(url, options);
@@ -73,7 +72,7 @@ test('a worker-style gateway (adopting sockets, never listening) closes idle kee
   let answer = '';
   client.on('data', (d) => (answer += d));
   client.write('GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: keep-alive\r\n\r\n');
-  await until(() => /\r\n\r\n\{.*\}\n$/s.test(answer), 5000, 'a whole /healthz answer');
+  await until(() => /\r\n\r\n\{.*\}\n$/s.test(answer), { timeoutMs: 5000, what: 'a whole /healthz answer' });
   assert.match(answer, /^HTTP\/1.1 200/);
   const closedAt = new Promise<void>((r) => client.once('close', () => r()));
   await gateway.stop(0);

@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { WebSocket } from 'ws';
-import { closed, connect, handshakeStatus, rawRequest, spawnCli, startBackend, upgradeRequest } from './support/index.js';
+import { closed, connect, handshakeStatus, rawRequest, spawnCli, startBackend, upgradeRequest, until } from './support/index.js';
 import { scrape, type Scrape } from './support/prometheus.js';
 
 async function gatewayWith(t: TestContext, yaml: string): Promise<{ port: number; backendSockets: Set<import('node:net').Socket> }> {
@@ -31,12 +31,12 @@ async function echoes(ws: WebSocket, data: Buffer): Promise<void> {
 
 /** Scrapes until `ok` holds (the gateway counts a close when its side of the close is done), 5 s at most. */
 async function scrapeUntil(port: number, ok: (s: Scrape) => boolean): Promise<Scrape> {
-  const deadline = Date.now() + 5000;
-  for (;;) {
-    const s = await scrape(port);
-    if (ok(s) || Date.now() > deadline) return s;
-    await new Promise((r) => setTimeout(r, 20));
-  }
+  let last: Scrape | undefined;
+  const check = async () => {
+    last = await scrape(port);
+    return ok(last) ? last : undefined;
+  };
+  return until(check, { timeoutMs: 5000, everyMs: 20, what: () => `the awaited sample; last scrape:\n${last?.text}` });
 }
 
 const ROUTES = `

@@ -11,8 +11,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import net from 'node:net';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
-import { REPO_ROOT, spawnCli } from './support/index.js';
-import { freePort, killGroup, spawnGroup, startVncDesktop, typedText, waitFor, type VncDesktop } from './support/vnc.js';
+import { REPO_ROOT, spawnCli, until } from './support/index.js';
+import { freePort, killGroup, spawnGroup, startVncDesktop, typedText, type VncDesktop } from './support/vnc.js';
 import { novncDir } from '../src/server/novnc.js';
 import { NOVNC_PAGE } from '../src/server/novnc-page.js';
 
@@ -60,7 +60,7 @@ async function startWebsockify(webDir: string): Promise<RunningGateway> {
       const s = net.connect(port, '127.0.0.1', () => (s.destroy(), resolve(true)));
       s.on('error', () => resolve(false));
     });
-  await waitFor(async () => child.exitCode !== null || (await accepting()), 10_000, () => `websockify did not listen: ${child.output()}`);
+  await until(async () => child.exitCode !== null || (await accepting()), { timeoutMs: 10_000, everyMs: 50, what: () => `websockify did not listen: ${child.output()}` });
   if (child.exitCode !== null) throw new Error(`websockify exited: ${child.output()}`);
   return { port, stop: () => killGroup(child) };
 }
@@ -142,7 +142,7 @@ function pixel(page: Page, x: number, y: number): Promise<number[]> {
 /** Waits until the canvas shows `rgb` at (x, y) (within 4 per channel: the server may use lossy encodings). */
 async function waitForColour(page: Page, x: number, y: number, rgb: number[]): Promise<void> {
   let last: number[] = [];
-  await waitFor(async () => (last = await pixel(page, x, y)).every((v, i) => Math.abs(v - rgb[i]!) <= 4), 10_000, () => `pixel (${x},${y}) is ${last}, expected ${rgb}`);
+  await until(async () => (last = await pixel(page, x, y)).every((v, i) => Math.abs(v - rgb[i]!) <= 4), { timeoutMs: 10_000, everyMs: 50, what: () => `pixel (${x},${y}) is ${last}, expected ${rgb}` });
 }
 
 async function canvasSize(page: Page): Promise<{ width: number; height: number }> {
@@ -177,14 +177,14 @@ test(`${GATEWAY}: noVNC connects, shows the desktop, moves the pointer and types
   const box = (await page.locator('#screen canvas').boundingBox())!;
   await page.mouse.move(box.x + 600, box.y + 450);
   let where = '';
-  await waitFor(async () => /^x:600 y:450 /.test((where = await desktop.x('xdotool', ['getmouselocation']))), 10_000, () => `X pointer at ${where}`);
+  await until(async () => /^x:600 y:450 /.test((where = await desktop.x('xdotool', ['getmouselocation']))), { timeoutMs: 10_000, everyMs: 50, what: () => `X pointer at ${where}` });
 
   // No window manager: X keyboard focus follows the pointer, so put it on the xterm.
   await page.mouse.click(box.x + 100, box.y + 40);
   await page.keyboard.type('hello wsgate');
   await page.keyboard.press('Enter');
   let typed = '';
-  await waitFor(async () => (typed = await typedText(desktop)) === 'hello wsgate\n', 10_000, () => `the xterm wrote ${JSON.stringify(typed)}`);
+  await until(async () => (typed = await typedText(desktop)) === 'hello wsgate\n', { timeoutMs: 10_000, everyMs: 50, what: () => `the xterm wrote ${JSON.stringify(typed)}` });
 });
 
 test(`${GATEWAY}: the client page (vnc.html) connects by itself and passes a token in ?path= on`, { timeout: 30_000 }, async (t) => {

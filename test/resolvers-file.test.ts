@@ -7,6 +7,7 @@ import { mkdtemp, mkdir, rm, writeFile, rename } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pino } from 'pino';
+import { until } from './support/index.js';
 import { makeResolver, resolverEnv, within } from './support/resolvers.js';
 import { create } from '../src/proxy/resolvers/token-file.js';
 import { ReloadingFiles } from '../src/proxy/resolvers/reloading-files.js';
@@ -29,15 +30,6 @@ const lookup = async (r: TargetResolver, token: string) => {
   const hit = await r.resolve(token, within());
   return hit && `${hit.host} ${hit.port}`;
 };
-
-/** Polls `probe` every 20 ms until it returns true; fails after `ms`. */
-async function eventually(probe: () => Promise<boolean> | boolean, ms = 2000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await probe())) {
-    if (Date.now() > end) assert.fail(`not true within ${ms} ms`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 test('token file: hits, misses, comments, blank lines, IPv6 in both forms, host names', { timeout: 5000 }, async (t) => {
   const dir = await tempDir(t);
@@ -76,13 +68,13 @@ test('token file: edits while running are seen (in place, by rename, a new file 
   assert.equal(await lookup(r, 'old'), '127.0.0.1 5901');
 
   await writeFile(file, 'new: 127.0.0.1:5902\n');
-  await eventually(async () => (await lookup(r, 'new')) === '127.0.0.1 5902');
+  await until(async () => (await lookup(r, 'new')) === '127.0.0.1 5902', { timeoutMs: 2000, what: 'the reload adding "new"' });
   assert.equal(await lookup(r, 'old'), null);
 
   // Deploy tools replace the file atomically: a new inode under the same name.
   await writeFile(path.join(dir, 'tokens.tmp'), 'newer: 127.0.0.1:5903\n');
   await rename(path.join(dir, 'tokens.tmp'), file);
-  await eventually(async () => (await lookup(r, 'newer')) === '127.0.0.1 5903');
+  await until(async () => (await lookup(r, 'newer')) === '127.0.0.1 5903', { timeoutMs: 2000, what: 'the reload adding "newer"' });
   assert.equal(await lookup(r, 'new'), null);
 
   const sub = path.join(dir, 'd');
@@ -90,9 +82,9 @@ test('token file: edits while running are seen (in place, by rename, a new file 
   await writeFile(path.join(sub, 'a.cfg'), 'a: 127.0.0.1:1\n');
   const rd = await fileResolver(t, sub);
   await writeFile(path.join(sub, 'b.cfg'), 'b: 127.0.0.1:2\n');
-  await eventually(async () => (await lookup(rd, 'b')) === '127.0.0.1 2');
+  await until(async () => (await lookup(rd, 'b')) === '127.0.0.1 2', { timeoutMs: 2000, what: 'the reload adding "b"' });
   await rm(path.join(sub, 'a.cfg'));
-  await eventually(async () => (await lookup(rd, 'a')) === null);
+  await until(async () => (await lookup(rd, 'a')) === null, { timeoutMs: 2000, what: 'the reload dropping "a"' });
 });
 
 test('token file: a broken edit keeps the last good table and logs file and line; fixing it reloads', { timeout: 10_000 }, async (t) => {
@@ -105,12 +97,12 @@ test('token file: a broken edit keeps the last good table and logs file and line
   t.after(() => r.close());
 
   await writeFile(file, 'good: 127.0.0.1:5901\nadded: 127.0.0.1:5902\nbroken 127.0.0.1:5903\n');
-  await eventually(() => warnings.some((w) => w.err?.includes(`${file} line 3`)));
+  await until(() => warnings.some((w) => w.err?.includes(`${file} line 3`)), { timeoutMs: 2000, what: 'a warning naming line 3' });
   assert.equal(await lookup(r, 'good'), '127.0.0.1 5901');
   assert.equal(await lookup(r, 'added'), null, 'nothing of a broken file is taken');
 
   await writeFile(file, 'added: 127.0.0.1:5902\n');
-  await eventually(async () => (await lookup(r, 'added')) === '127.0.0.1 5902');
+  await until(async () => (await lookup(r, 'added')) === '127.0.0.1 5902', { timeoutMs: 2000, what: 'the reload adding "added"' });
   assert.equal(await lookup(r, 'good'), null);
 });
 
@@ -123,7 +115,7 @@ test('token file: without change notifications, the stat check at lookup time fi
   t.after(() => source.close());
   await writeFile(file, 'a: 127.0.0.1:1\nb: 127.0.0.1:2\n');
   const started = Date.now();
-  await eventually(() => source.value.has('b'));
+  await until(() => source.value.has('b'), { timeoutMs: 2000, what: 'the reload adding "b"' });
   assert.ok(Date.now() - started >= 150, 'not before a check was due');
   await source.settled();
 });

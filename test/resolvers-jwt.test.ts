@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { CompactEncrypt, EncryptJWT, exportJWK, exportPKCS8, exportSPKI, generateKeyPair, SignJWT, UnsecuredJWT, type JWTPayload } from 'jose';
 import { makeResolver, within } from './support/resolvers.js';
+import { until } from './support/index.js';
 import type { TargetResolver } from '../src/proxy/resolvers/types.js';
 
 const SECRET = 'a-test-secret-that-is-long-enough-for-hs256';
@@ -154,11 +155,7 @@ test('jwt: a replaced public key file is used without a restart', { timeout: 10_
   const bySecond = await sign(second.privateKey, 'RS256');
   assert.equal(await r.resolve(bySecond, within()), null);
   await writeFile(file, await exportSPKI(second.publicKey));
-  const end = Date.now() + 2000;
-  while ((await r.resolve(bySecond, within())) === null) {
-    assert.ok(Date.now() < end, 'new key in use within 2 s');
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
+  await until(async () => (await r.resolve(bySecond, within())) !== null, { timeoutMs: 2000, everyMs: 20, what: 'the new key in use' });
   assert.equal(await r.resolve(byFirst, within()), null, 'the old key is no longer trusted');
 });
 

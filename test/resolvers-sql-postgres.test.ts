@@ -8,6 +8,7 @@ import { StoreError } from '../src/proxy/resolvers/types.js';
 import { revokeToken } from '../src/proxy/resolvers/tokens-table.js';
 import { makeResolver, within } from './support/resolvers.js';
 import { PG_CONNECTION, resolverFor, sqlResolverSuite, tokensTable, unique, type StoreUnderTest } from './support/sql-stores.js';
+import { until } from './support/index.js';
 
 const pg: StoreUnderTest = {
   type: 'postgres',
@@ -50,7 +51,7 @@ test('postgres: a revocation reaches the listeners of other gateways (LISTEN/NOT
   await gw1.watchRevocations!((tok) => heard[0]!.push(tok));
   await gw2.watchRevocations!((tok) => heard[1]!.push(tok));
   assert.equal(await revokeToken(pg.spec(), token, table.table), true);
-  while (heard[0]!.length === 0 || heard[1]!.length === 0) await sleep(20);
+  await until(() => heard[0]!.length > 0 && heard[1]!.length > 0, { timeoutMs: 10_000, everyMs: 20, what: () => `both gateways hearing the revocation (heard ${JSON.stringify(heard)})` });
   assert.deepEqual(heard, [[token], [token]]);
   assert.equal(await gw1.resolve(token, within()), null);
 });

@@ -9,7 +9,7 @@ import { WebSocketServer, WebSocket } from 'ws';
 import { Session } from '../src/session/session.js';
 import { SessionClosedError } from '../src/session/errors.js';
 import { SESSION_DEFAULTS, type SessionOptions } from '../src/config/types.js';
-import { closed } from './support/index.js';
+import { closed, until } from './support/index.js';
 
 async function pair(opts: Partial<SessionOptions> = {}) {
   const wss = new WebSocketServer({ port: 0, host: '127.0.0.1' });
@@ -33,18 +33,6 @@ async function pair(opts: Partial<SessionOptions> = {}) {
   };
 }
 
-function waitFor(cond: () => boolean, timeoutMs = 10_000): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const started = Date.now();
-    const tick = () => {
-      if (cond()) resolve();
-      else if (Date.now() - started > timeoutMs) reject(new Error('timed out waiting'));
-      else setTimeout(tick, 5);
-    };
-    tick();
-  });
-}
-
 test('whole messages sent during a stream wait behind it; control frames do not', { timeout: 10_000 }, async () => {
   const { session, client, messages, done } = await pair();
   const pings: Buffer[] = [];
@@ -54,13 +42,13 @@ test('whole messages sent during a stream wait behind it; control frames do not'
   session.send('between-1');
   stream.write(Buffer.from('BBB'));
   session.send(Buffer.from('between-2'));
-  await waitFor(() => client.bufferedAmount === 0);
+  await until(() => client.bufferedAmount === 0, { timeoutMs: 10_000, what: 'the client sending all it has' });
   // The fragments already went out; a ping still reaches the client mid-message.
   client.ping();
   await once(client, 'pong');
   assert.equal(messages.length, 0, 'no message may complete while the stream is open');
   stream.end(Buffer.from('CCC'));
-  await waitFor(() => messages.length === 3);
+  await until(() => messages.length === 3, { timeoutMs: 10_000, what: '3 messages' });
   assert.equal(messages[0]!.data.toString(), 'AAABBBCCC');
   assert.equal(messages[0]!.binary, true);
   assert.deepEqual(messages.slice(1).map((m) => [m.data.toString(), m.binary]), [['between-1', false], ['between-2', true]]);
@@ -77,9 +65,9 @@ test('streams queued behind a stream keep their order and their own fragments', 
   a.write('a1');
   b.end(Buffer.from('b2'));
   a.end('a2');
-  await waitFor(() => messages.length === 3);
+  await until(() => messages.length === 3, { timeoutMs: 10_000, what: '3 messages' });
   assert.deepEqual(messages.map((m) => [m.data.toString(), m.binary]), [['a1a2', false], ['b1b2', true], ['after-b', false]]);
-  await waitFor(() => session.bufferedAmount === 0);
+  await until(() => session.bufferedAmount === 0, { timeoutMs: 10_000, what: 'the session flushing' });
   await done();
 });
 
@@ -104,7 +92,7 @@ test('many concurrent producers: every message whole, in per-producer order', { 
     }
   });
   await Promise.all(work);
-  await waitFor(() => messages.length === producers * perProducer);
+  await until(() => messages.length === producers * perProducer, { timeoutMs: 10_000, what: "every producer's messages" });
   const next = new Array(producers).fill(0);
   for (const { data, binary } of messages) {
     let id: string;
@@ -145,7 +133,7 @@ test('backpressure: send() reports the high-water mark and drain follows the low
   await drainPromise;
   assert.ok(session.bufferedAmount <= 64 * 1024);
   assert.equal(session.writable, true);
-  await waitFor(() => messages.length === accepted + 1);
+  await until(() => messages.length === accepted + 1, { timeoutMs: 10_000, what: 'every accepted message and the last one' });
   await done();
 });
 
@@ -216,7 +204,7 @@ test('send(data, binary, written): called once when sent; a message queued behin
   const { session, client, messages, done } = await pair();
   const calls: Array<string | undefined> = [];
   session.send(Buffer.from('direct'), true, (err) => calls.push(err?.name));
-  await waitFor(() => calls.length === 1);
+  await until(() => calls.length === 1, { timeoutMs: 10_000, what: 'the callback' });
   assert.deepEqual(calls, [undefined]);
 
   const stream = session.stream(true);
@@ -227,7 +215,7 @@ test('send(data, binary, written): called once when sent; a message queued behin
   await nextTurn();
   assert.deepEqual(queued, [], 'the queued message was reported written before it was');
   await stream.end(Buffer.from('part-2'));
-  await waitFor(() => queued.length === 1 && messages.length === 3);
+  await until(() => queued.length === 1 && messages.length === 3, { timeoutMs: 10_000, what: 'the queued message written' });
   assert.deepEqual(queued, [undefined]);
   assert.deepEqual(messages.map((m) => m.data.toString()), ['direct', 'part-1part-2', 'behind']);
   await nextTurn();
@@ -244,7 +232,7 @@ test('send(data, binary, written): a message dropped by closeNow() reports Sessi
   const results: unknown[] = [];
   session.send(Buffer.from('never'), true, (err) => results.push(err));
   session.closeNow(1011, 'producer died');
-  await waitFor(() => results.length === 1);
+  await until(() => results.length === 1, { timeoutMs: 10_000, what: 'the callback of the dropped message' });
   assert.ok(results[0] instanceof SessionClosedError);
   await done();
 });

@@ -5,8 +5,7 @@
 // and the session's queue bounded; and the gateway's stop ends the threads.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { until } from './support/until.js';
-import { startGateway, sessionsDrained, type RunningGateway } from './support/index.js';
+import { startGateway, sessionsDrained, until, type RunningGateway } from './support/index.js';
 import { checkThreadsRun, runThreadsClient } from './support/threads-client.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { WebSocket } from 'ws';
@@ -66,7 +65,7 @@ test('a client that stops reading holds the workers back: credit waits, bounded 
   ws.on('message', (d: Buffer) => messages.push(d.toString()));
   ws.once('open', () => ws.pause());
   // Read nothing until the session's queue is above its high-water mark, then read everything.
-  await until(() => [...gw.gateway.registry].some((s) => s.bufferedAmount >= HWM), 60_000);
+  await until(() => [...gw.gateway.registry].some((s) => s.bufferedAmount >= HWM), { timeoutMs: 60_000, what: 'a session filling up to its high-water mark' });
   await sleep(200);
   ws.resume();
   const code = await new Promise<number>((resolve) => ws.once('close', resolve));

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes, createHash } from 'node:crypto';
 import { WebSocket } from 'ws';
-import { startGateway, startBackend, connect, closed, handshakeStatus, spawnCli, pseudoRandom, sessionsDrained } from './support/index.js';
+import { startGateway, startBackend, connect, closed, handshakeStatus, spawnCli, pseudoRandom, sessionsDrained, until } from './support/index.js';
 
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
@@ -71,8 +71,7 @@ test('byte-exact relay through a token-selected target, with the lookup params o
   const payload = pseudoRandom(8 * 1024 * 1024, 7);
   for (let off = 0; off < payload.length; off += 65536) ws.send(payload.subarray(off, off + 65536));
   const want = payload.length + 0;
-  const start = Date.now();
-  while (Buffer.concat(f.received).length < want && Date.now() - start < 20_000) await new Promise((r) => setTimeout(r, 20));
+  await until(() => Buffer.concat(f.received).length >= want, { timeoutMs: 20_000, everyMs: 20, what: () => `${want} bytes at the backend (${Buffer.concat(f.received).length} so far)` });
   assert.equal(sha(Buffer.concat(f.received)), sha(payload));
   const [session] = [...gw.gateway.registry];
   assert.equal(session!.target, `127.0.0.1:${f.backend.port}`);

@@ -8,9 +8,8 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { WebSocket } from 'ws';
-import { REPO_ROOT, connect, closed, spawnCli, startGateway, sessionsDrained, type RunningGateway } from './support/index.js';
+import { REPO_ROOT, connect, closed, spawnCli, startGateway, sessionsDrained, until, type RunningGateway } from './support/index.js';
 import { outcomes } from './support/workers-plugin.js';
-import { until } from './support/until.js';
 
 const PLUGIN = './dist/test/support/workers-plugin.js';
 let gw: RunningGateway;
@@ -40,7 +39,7 @@ async function session(path: string): Promise<{ code: number; reason: string; bi
 }
 
 async function outcomesFrom(mark: number, n: number) {
-  await until(() => outcomes.length >= mark + n, 10_000, `${n} producer outcome(s)`);
+  await until(() => outcomes.length >= mark + n, { timeoutMs: 10_000, what: `${n} producer outcome(s)` });
   return outcomes.slice(mark);
 }
 
@@ -86,7 +85,7 @@ test('the gateway logs why a worker failed, with the session id (real CLI)', { t
   t.after(() => cli.child.kill('SIGKILL'));
   const ws = await connect(`ws://127.0.0.1:${cli.port}/fail`);
   assert.equal((await closed(ws)).code, 1011);
-  await until(() => /worker producer failed/.test(cli.output()), 10_000, 'the failure log line');
+  await until(() => /worker producer failed/.test(cli.output()), { timeoutMs: 10_000, what: 'the failure log line' });
   const line = cli.output().split('\n').find((l) => l.includes('worker producer failed'))!;
   const entry = JSON.parse(line) as { sid?: string; reason?: string; producer?: string };
   assert.match(entry.reason ?? '', /worker threw Error: boom mid-stream/);

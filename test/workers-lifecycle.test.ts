@@ -7,9 +7,8 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { WebSocket } from 'ws';
-import { REPO_ROOT, startGateway, sessionsDrained, type RunningGateway } from './support/index.js';
+import { REPO_ROOT, startGateway, sessionsDrained, until, type RunningGateway } from './support/index.js';
 import { outcomes, pools } from './support/workers-plugin.js';
-import { until } from './support/until.js';
 import { liveWorkerThreads, workerPools } from '../src/worker/pool.js';
 
 const PLUGIN = './dist/test/support/workers-plugin.js';
@@ -33,9 +32,9 @@ async function cutWhileBlocked(path: string, producers: number): Promise<void> {
   const ws = new WebSocket(gw.url(path));
   ws.once('open', () => ws.pause());
   // Blocked: the session is above its high-water mark, so no credit goes back to the workers.
-  await until(() => [...gw.gateway.registry].some((s) => s.bufferedAmount >= HWM), 30_000, 'the session filling up');
+  await until(() => [...gw.gateway.registry].some((s) => s.bufferedAmount >= HWM), { timeoutMs: 30_000, what: 'the session filling up' });
   ws.terminate();
-  await until(() => outcomes.length >= mark + producers, 10_000, 'every producer ending');
+  await until(() => outcomes.length >= mark + producers, { timeoutMs: 10_000, what: 'every producer ending' });
   const ends = outcomes.slice(mark);
   // 'closed' means the worker's pending send rejected with SessionClosedError and its task ended.
   assert.deepEqual(ends.map((o) => o.outcome), Array(producers).fill('closed'), JSON.stringify(ends));

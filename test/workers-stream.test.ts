@@ -8,8 +8,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { WebSocket } from 'ws';
-import { until } from './support/until.js';
-import { startGateway, sessionsDrained, type RunningGateway } from './support/index.js';
+import { startGateway, sessionsDrained, until, type RunningGateway } from './support/index.js';
 import { outcomes, pools } from './support/workers-plugin.js';
 import { patternByte } from './support/workers-pattern.js';
 import { fitCloseReason } from '../src/session/close-codes.js';
@@ -121,7 +120,7 @@ test('after the session closed, a worker\'s send() and write() reject with Sessi
   assert.equal(r.reason, 'closed by the worker');
   assert.equal(r.binary.length, 1, 'the stream ended before the close arrives whole');
   // 'closed', not 'failed': every check in the worker passed (a failed check throws, which would mean 'failed').
-  await until(() => outcomes.length > mark, 10_000);
+  await until(() => outcomes.length > mark, { timeoutMs: 10_000, what: 'the producer ending' });
   assert.deepEqual(sessionOutcomes(mark).map((o) => [o.outcome, o.error]), [['closed', undefined]]);
   await sessionsDrained(gw.gateway);
 });
@@ -133,7 +132,7 @@ test('a worker closing with a reason over 123 bytes gets it cut to fit, as on th
   // 60 two-byte characters and '...': 123 bytes, cut at a character boundary (src/session/close-codes.ts).
   assert.equal(r.reason, 'é'.repeat(60) + '...');
   assert.equal(r.reason, fitCloseReason('é'.repeat(100)));
-  await until(() => outcomes.length > mark, 10_000);
+  await until(() => outcomes.length > mark, { timeoutMs: 10_000, what: 'the producer ending' });
   assert.deepEqual(sessionOutcomes(mark).map((o) => [o.outcome, o.error]), [['closed', undefined]]);
   await sessionsDrained(gw.gateway);
 });

@@ -6,6 +6,7 @@
 //   clients.ts   connect, handshakeStatus, closed, rawRequest
 //   frames.ts    raw handshakes and frames: upgradeRequest, encodeFrame, FrameParser, rawWebSocket
 //   data.ts      pseudoRandom, byteStream, hashSink, seededSizes, rssBytes
+//   until.ts     until (poll a condition, bounded), untilSteady (until a value stops changing)
 // Helpers for one area (prometheus.ts, resolvers.ts, sql-stores.ts, vnc.ts,
 // threads-client.ts, workers-*.ts) are imported from their own files.
 // Everything binds to 127.0.0.1 and is closed by the test that opened it.
@@ -16,3 +17,4 @@ export * from './backend.js';
 export * from './clients.js';
 export * from './frames.js';
 export * from './data.js';
+export * from './until.js';

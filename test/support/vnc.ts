@@ -7,7 +7,7 @@ import { spawn, execFile, execFileSync, type ChildProcess } from 'node:child_pro
 import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { until } from './until.js';
 
 export interface VncDesktop {
   display: string;
@@ -56,17 +56,6 @@ export async function killGroup(child: ChildProcess, graceMs = 2000): Promise<vo
   signal('SIGKILL'); // anything left in the group (e.g. the xterm's shell)
 }
 
-/** Polls `check` every 50 ms until it returns a truthy value; throws `what()` after timeoutMs. */
-export async function waitFor<T>(check: () => T | Promise<T>, timeoutMs: number, what: () => string): Promise<NonNullable<T>> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value) return value as NonNullable<T>;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms: ${what()}`);
-    await sleep(50);
-  }
-}
-
 function runX(display: string, cmd: string, args: string[]): Promise<string> {
   return new Promise((resolve, reject) =>
     execFile(cmd, args, { env: { ...process.env, DISPLAY: display }, timeout: 5000 }, (err, stdout, stderr) =>
@@ -97,10 +86,9 @@ export async function startVncDesktop(opts: { dir: string; password: string; roo
     port = await freePort();
     const child = spawnGroup('Xvnc', [display, '-rfbport', String(port), '-localhost', '-SecurityTypes', 'VncAuth', '-PasswordFile', passwordFile,
       '-UseBlacklist=0', '-geometry', opts.geometry ?? '800x600', '-depth', '24', '-desktop', 'wsgate-e2e', '-nolisten', 'tcp']);
-    const ready = await waitFor(
+    const ready = await until(
       () => (/Listening for VNC connections.*port \d+/.test(child.output()) && existsSync(`/tmp/.X11-unix/X${display.slice(1)}`)) || child.exitCode !== null || child.signalCode !== null,
-      10_000,
-      () => `Xvnc did not start: ${child.output()}`,
+      { timeoutMs: 10_000, everyMs: 50, what: () => `Xvnc did not start: ${child.output()}` },
     ).then(() => child.exitCode === null && child.signalCode === null);
     if (ready) xvnc = child;
   }
@@ -114,13 +102,12 @@ export async function startVncDesktop(opts: { dir: string; password: string; roo
     await killGroup(server);
   };
   try {
-    await waitFor(() => x('xsetroot', ['-solid', opts.rootColour]).then(() => true, () => false), 5000, () => 'xsetroot never succeeded');
+    await until(() => x('xsetroot', ['-solid', opts.rootColour]).then(() => true, () => false), { timeoutMs: 5000, everyMs: 50, what: 'xsetroot succeeding' });
     // Top-left, small: the rest of the screen shows the root colour.
     xterm = spawnGroup('xterm', ['-geometry', '40x6+0+0', '-e', 'sh', '-c', 'exec cat > "$0"', typedFile], { ...process.env, DISPLAY: display });
-    await waitFor(
+    await until(
       async () => existsSync(typedFile) && (await x('xdotool', ['search', '--onlyvisible', '--class', 'xterm']).catch(() => '')).trim() !== '',
-      10_000,
-      () => `xterm did not appear: ${xterm!.output()}`,
+      { timeoutMs: 10_000, everyMs: 50, what: () => `xterm did not appear: ${xterm!.output()}` },
     );
   } catch (e) {
     await stop();
