@@ -3,25 +3,22 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { OPTIONS } from '../src/cli/options.js';
-import { REPO_ROOT, runCli, spawnCli, startBackend, connect, closed, handshakeStatus, rawRequest, upgradeRequest } from './support/index.js';
+import { REPO_ROOT, runCli, spawnCli, startBackend, connect, closed, handshakeStatus, rawRequest, tempDir, upgradeRequest } from './support/index.js';
 
 type Cli = Awaited<ReturnType<typeof spawnCli>>;
 type Backend = Awaited<ReturnType<typeof startBackend>>;
 
-let dir = '';
+const dir = tempDir(after, 'cli');
 let backend: Backend;
 before(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'wsgate-cli-'));
   backend = await startBackend((s) => s.pipe(s)); // echoes every byte
 });
 after(async () => {
   await backend.close();
-  await rm(dir, { recursive: true, force: true });
 });
 
 let n = 0;

@@ -4,18 +4,16 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Socket } from 'node:net';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { startGateway, startBackend, rawWebSocket, encodeFrame, sessionsDrained, type RawWebSocket, type RunningGateway } from './support/index.js';
+import { startGateway, startBackend, rawWebSocket, encodeFrame, sessionsDrained, tempDir, type RawWebSocket, type RunningGateway } from './support/index.js';
 
 const RESERVED = [1005, 1006, 1015];
-let dir = '';
+const dir = tempDir(after, 'close');
 let gw: RunningGateway;
 let backend: Awaited<ReturnType<typeof startBackend>>;
 
 before(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'wsgate-close-'));
   // A plugin that closes with whatever code the query asks for, as a careless plugin might.
   const plugin = join(dir, 'close-with.mjs');
   await writeFile(
@@ -40,7 +38,6 @@ before(async () => {
 after(async () => {
   await gw.stop();
   await backend.close();
-  await rm(dir, { recursive: true, force: true });
 });
 
 /** Every close frame the server sends until it ends the connection; its status codes (null for an empty body). */

@@ -5,14 +5,12 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import net from 'node:net';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { WebSocket } from 'ws';
 import { buildConfig } from '../src/config/build.js';
 import { createLogger } from '../src/observability/logger.js';
 import { Gateway } from '../src/server/gateway.js';
-import { closed, REPO_ROOT, until } from './support/index.js';
+import { closed, REPO_ROOT, tempDir, until } from './support/index.js';
 
 async function echoOnce(url: string, options: object = {}): Promise<string> {
   const ws = new WebSocket(url, options);
@@ -38,25 +36,21 @@ test('listens on IPv4 and IPv6 loopback at once', { timeout: 10_000 }, async () 
   }
 });
 
-test('with a certificate the port speaks TLS (wss://) and refuses plain clients', { timeout: 20_000 }, async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'wsgate-tls-'));
+test('with a certificate the port speaks TLS (wss://) and refuses plain clients', { timeout: 20_000 }, async (t) => {
+  const dir = tempDir(t, 'tls');
+  const key = join(dir, 'key.pem');
+  const cert = join(dir, 'cert.pem');
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-subj', '/CN=localhost', '-days', '1'], { stdio: 'ignore' });
+  const config = buildConfig({ listen: '127.0.0.1:0', tls: { cert, key }, routes: [{ path: '/e', handler: 'echo' }] }, () => undefined, REPO_ROOT);
+  const gateway = new Gateway(config, createLogger('silent'));
+  const [addr] = await gateway.start();
   try {
-    const key = join(dir, 'key.pem');
-    const cert = join(dir, 'cert.pem');
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-subj', '/CN=localhost', '-days', '1'], { stdio: 'ignore' });
-    const config = buildConfig({ listen: '127.0.0.1:0', tls: { cert, key }, routes: [{ path: '/e', handler: 'echo' }] }, () => undefined, REPO_ROOT);
-    const gateway = new Gateway(config, createLogger('silent'));
-    const [addr] = await gateway.start();
-    try {
-      assert.equal(await echoOnce(`wss://127.0.0.1:${addr!.port}/e`, { rejectUnauthorized: false }), 'ping?');
-      const plain = new WebSocket(`ws://127.0.0.1:${addr!.port}/e`);
-      const [err] = await once(plain, 'error');
-      assert.ok(err instanceof Error);
-    } finally {
-      await gateway.stop(0);
-    }
+    assert.equal(await echoOnce(`wss://127.0.0.1:${addr!.port}/e`, { rejectUnauthorized: false }), 'ping?');
+    const plain = new WebSocket(`ws://127.0.0.1:${addr!.port}/e`);
+    const [err] = await once(plain, 'error');
+    assert.ok(err instanceof Error);
   } finally {
-    rmSync(dir, { recursive: true, force: true });
+    await gateway.stop(0);
   }
 });
 

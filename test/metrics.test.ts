@@ -4,18 +4,16 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { WebSocket } from 'ws';
-import { closed, connect, handshakeStatus, rawRequest, spawnCli, startBackend, upgradeRequest, until } from './support/index.js';
+import { closed, connect, handshakeStatus, rawRequest, spawnCli, startBackend, tempDir, upgradeRequest, until } from './support/index.js';
 import { scrape, type Scrape } from './support/prometheus.js';
 
 async function gatewayWith(t: TestContext, yaml: string): Promise<{ port: number; backendSockets: Set<import('node:net').Socket> }> {
   const backend = await startBackend((s) => s.pipe(s));
   t.after(() => backend.close());
-  const dir = mkdtempSync(join(tmpdir(), 'wsgate-metrics-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const dir = tempDir(t, 'metrics');
   const file = join(dir, 'gateway.yaml');
   writeFileSync(file, yaml.replaceAll('BACKEND', `127.0.0.1:${backend.port}`));
   const cli = await spawnCli(['--config', file]);

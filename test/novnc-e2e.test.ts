@@ -6,12 +6,11 @@
 // WSGATE_SCREENSHOT=1 also writes docs/novnc-screenshot.png.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { cp, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { cp, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import net from 'node:net';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
-import { REPO_ROOT, spawnCli, until } from './support/index.js';
+import { REPO_ROOT, spawnCli, tempDir, until } from './support/index.js';
 import { freePort, killGroup, spawnGroup, startVncDesktop, typedText, type VncDesktop } from './support/vnc.js';
 import { novncDir } from '../src/server/novnc.js';
 import { NOVNC_PAGE } from '../src/server/novnc-page.js';
@@ -33,7 +32,6 @@ interface RunningGateway {
   stop(): Promise<void>;
 }
 
-let dir = '';
 let desktop: VncDesktop;
 let context: BrowserContext;
 /** Serves test/fixtures/novnc-rfb.html (and, for websockify, vnc.html) next to noVNC's core/. */
@@ -65,8 +63,18 @@ async function startWebsockify(webDir: string): Promise<RunningGateway> {
   return { port, stop: () => killGroup(child) };
 }
 
+after(async () => {
+  await context?.close();
+  await filesGateway?.stop();
+  if (novncGateway !== filesGateway) await novncGateway?.stop();
+  await desktop?.stop();
+}, { timeout: 20_000 });
+
+// Registered after the teardown above: node:test runs `after` hooks in order, so the
+// directory (Chromium's profile, the VNC password and typed files) goes last.
+const dir = tempDir(after, 'novnc');
+
 before(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'wsgate-novnc-'));
   desktop = await startVncDesktop({ dir, password: PASSWORD, rootColour: '#ff8000', geometry: '800x600' });
   const webDir = join(dir, 'web');
   await cp(join(novncDir(), 'core'), join(webDir, 'core'), { recursive: true });
@@ -87,13 +95,6 @@ before(async () => {
   });
 }, { timeout: 30_000 });
 
-after(async () => {
-  await context?.close();
-  await filesGateway?.stop();
-  if (novncGateway !== filesGateway) await novncGateway?.stop();
-  await desktop?.stop();
-  await rm(dir, { recursive: true, force: true });
-}, { timeout: 20_000 });
 
 /** What went wrong inside each page (failed requests, HTTP errors, script errors), for failure messages. */
 const pageProblems = new WeakMap<Page, string[]>();

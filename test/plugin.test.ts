@@ -4,12 +4,11 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { IncomingMessage } from 'node:http';
 import { WebSocket } from 'ws';
-import { REPO_ROOT, startGateway, connect, closed, handshakeStatus, rawWebSocket, encodeFrame, type RunningGateway } from './support/index.js';
+import { REPO_ROOT, startGateway, connect, closed, handshakeStatus, rawWebSocket, encodeFrame, tempDir, type RunningGateway } from './support/index.js';
 
 const PLUGIN = join(REPO_ROOT, 'dist/examples/uppercase-plugin.js');
 
@@ -116,8 +115,8 @@ test('example plugin: its options are checked at startup', { timeout: 10_000 }, 
   await assert.rejects(startGateway({ routes: [{ path: '/up', handler: PLUGIN, prefix: 5 }] }), /routes\[0\]\.prefix: must be string/);
 });
 
-test('a plugin whose connect() throws: 500, and the gateway keeps serving', { timeout: 10_000 }, async () => {
-  const dir = await mkdtemp(join(tmpdir(), 'wsgate-plugin-'));
+test('a plugin whose connect() throws: 500, and the gateway keeps serving', { timeout: 10_000 }, async (t) => {
+  const dir = tempDir(t, 'plugin');
   let bad: RunningGateway | undefined;
   try {
     const module = join(dir, 'throws.mjs');
@@ -144,6 +143,5 @@ test('a plugin whose connect() throws: 500, and the gateway keeps serving', { ti
     assert.equal(bad.gateway.registry.size, 0);
   } finally {
     await bad?.stop();
-    await rm(dir, { recursive: true, force: true });
   }
 });

@@ -4,12 +4,10 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
-import os from 'node:os';
 import path from 'node:path';
 import { once } from 'node:events';
-import { mkdtemp, rm } from 'node:fs/promises';
 import { WebSocket } from 'ws';
-import { startGateway, startBackend, closed, handshakeStatus, spawnCli, byteStream, hashSink, seededSizes, sessionsDrained, drained } from './support/index.js';
+import { startGateway, startBackend, closed, handshakeStatus, spawnCli, byteStream, hashSink, seededSizes, sessionsDrained, drained, tempDir } from './support/index.js';
 
 const MiB = 1024 * 1024;
 
@@ -133,9 +131,9 @@ test('a client offering no subprotocol gets binary frames and no Sec-WebSocket-P
   assert.equal(client.headers['sec-websocket-protocol'], undefined);
 });
 
-/** A Unix-socket backend in a fresh temp dir. */
-async function unixBackend(plan: Plan) {
-  const dir = await mkdtemp(path.join(os.tmpdir(), 'wsgate-relay-'));
+/** A Unix-socket backend in a fresh temp dir (removed when the test ends). */
+async function unixBackend(t: TestContext, plan: Plan) {
+  const dir = tempDir(t, 'relay');
   const file = path.join(dir, 'backend.sock');
   let result: ReturnType<typeof serveBackend> | undefined;
   const sockets = new Set<net.Socket>();
@@ -153,14 +151,13 @@ async function unixBackend(plan: Plan) {
     close: async () => {
       for (const s of sockets) s.destroy();
       await new Promise<void>((resolve) => server.close(() => resolve()));
-      await rm(dir, { recursive: true, force: true });
     },
   };
 }
 
 test('unixTarget: relays byte-exactly through a Unix socket', { timeout: 20_000 }, async (t) => {
   const plan = { down: 16 * MiB, up: 16 * MiB, seed: 41 };
-  const backend = await unixBackend(plan);
+  const backend = await unixBackend(t, plan);
   t.after(() => backend.close());
   const gw = await startGateway({ routes: [{ path: '/u', handler: 'tcp-proxy', unixTarget: backend.file }] });
   t.after(() => gw.stop());
@@ -174,7 +171,7 @@ test('unixTarget: relays byte-exactly through a Unix socket', { timeout: 20_000 
 
 test('--unix-target (CLI): relays byte-exactly through a Unix socket', { timeout: 20_000 }, async (t) => {
   const plan = { down: 4 * MiB, up: 4 * MiB, seed: 43 };
-  const backend = await unixBackend(plan);
+  const backend = await unixBackend(t, plan);
   t.after(() => backend.close());
   const cli = await spawnCli(['127.0.0.1:0', '--unix-target', backend.file]);
   t.after(() => cli.child.kill('SIGKILL')); // only if the test failed before the orderly stop below

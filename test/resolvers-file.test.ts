@@ -3,22 +3,15 @@
 // the stat fallback alone), and a broken edit that keeps the last good table.
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, mkdir, rm, writeFile, rename } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, rm, writeFile, rename } from 'node:fs/promises';
 import path from 'node:path';
 import { pino } from 'pino';
-import { until } from './support/index.js';
+import { tempDir, until } from './support/index.js';
 import { makeResolver, resolverEnv, within } from './support/resolvers.js';
 import { create } from '../src/proxy/resolvers/token-file.js';
 import { ReloadingFiles } from '../src/proxy/resolvers/reloading-files.js';
 import { parseTokenFiles } from '../src/proxy/resolvers/token-file.js';
 import type { TargetResolver } from '../src/proxy/resolvers/types.js';
-
-async function tempDir(t: TestContext): Promise<string> {
-  const dir = await mkdtemp(path.join(tmpdir(), 'wsgate-tokens-'));
-  t.after(() => rm(dir, { recursive: true, force: true }));
-  return dir;
-}
 
 async function fileResolver(t: TestContext, file: string): Promise<TargetResolver> {
   const resolver = await makeResolver({ type: 'file', path: file });
@@ -32,7 +25,7 @@ const lookup = async (r: TargetResolver, token: string) => {
 };
 
 test('token file: hits, misses, comments, blank lines, IPv6 in both forms, host names', { timeout: 5000 }, async (t) => {
-  const dir = await tempDir(t);
+  const dir = tempDir(t, 'tokens');
   const file = path.join(dir, 'tokens.cfg');
   await writeFile(file, ['# vnc hosts', '', 'alpha: 127.0.0.1:5901', '  beta:  [::1]:5902  ', 'gamma: ::1:5903', 'delta: vnc.example.org:5904\r', '#epsilon: 127.0.0.1:1'].join('\n'));
   const r = await fileResolver(t, file);
@@ -47,7 +40,7 @@ test('token file: hits, misses, comments, blank lines, IPv6 in both forms, host 
 });
 
 test('token file: a directory of files, read in name order, dotfiles and backups skipped', { timeout: 5000 }, async (t) => {
-  const dir = await tempDir(t);
+  const dir = tempDir(t, 'tokens');
   await writeFile(path.join(dir, 'a.cfg'), 'one: 127.0.0.1:1001\nshared: 127.0.0.1:1002\n');
   await writeFile(path.join(dir, 'b.cfg'), 'two: 127.0.0.1:2001\nshared: 127.0.0.1:2002\n');
   await writeFile(path.join(dir, '.b.cfg.swp'), 'not a token file at all');
@@ -61,7 +54,7 @@ test('token file: a directory of files, read in name order, dotfiles and backups
 });
 
 test('token file: edits while running are seen (in place, by rename, a new file in the directory)', { timeout: 10_000 }, async (t) => {
-  const dir = await tempDir(t);
+  const dir = tempDir(t, 'tokens');
   const file = path.join(dir, 'tokens.cfg');
   await writeFile(file, 'old: 127.0.0.1:5901\n');
   const r = await fileResolver(t, file);
@@ -88,7 +81,7 @@ test('token file: edits while running are seen (in place, by rename, a new file 
 });
 
 test('token file: a broken edit keeps the last good table and logs file and line; fixing it reloads', { timeout: 10_000 }, async (t) => {
-  const dir = await tempDir(t);
+  const dir = tempDir(t, 'tokens');
   const file = path.join(dir, 'tokens.cfg');
   await writeFile(file, 'good: 127.0.0.1:5901\n');
   const warnings: Array<{ err?: string }> = [];
@@ -107,7 +100,7 @@ test('token file: a broken edit keeps the last good table and logs file and line
 });
 
 test('token file: without change notifications, the stat check at lookup time finds edits', { timeout: 10_000 }, async (t) => {
-  const dir = await tempDir(t);
+  const dir = tempDir(t, 'tokens');
   const file = path.join(dir, 'tokens.cfg');
   await writeFile(file, 'a: 127.0.0.1:1\n');
   const log = pino({ level: 'silent' });
@@ -121,7 +114,7 @@ test('token file: without change notifications, the stat check at lookup time fi
 });
 
 test('token file: bad lines, a missing file refuse the configuration, naming file and line', { timeout: 5000 }, async (t) => {
-  const dir = await tempDir(t);
+  const dir = tempDir(t, 'tokens');
   const file = path.join(dir, 'tokens.cfg');
   const cases: Array<[string, RegExp]> = [
     ['ok: 127.0.0.1:1\nno-space:127.0.0.1:2\n', /line 2: expected "token: host:port"/],

@@ -4,23 +4,16 @@
 // and a key file replaced while running.
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { CompactEncrypt, EncryptJWT, exportJWK, exportPKCS8, exportSPKI, generateKeyPair, SignJWT, UnsecuredJWT, type JWTPayload } from 'jose';
 import { makeResolver, within } from './support/resolvers.js';
-import { until } from './support/index.js';
+import { tempDir, until } from './support/index.js';
 import type { TargetResolver } from '../src/proxy/resolvers/types.js';
 
 const SECRET = 'a-test-secret-that-is-long-enough-for-hs256';
 const now = () => Math.floor(Date.now() / 1000);
 const CLAIMS = { host: '127.0.0.1', port: 5901, user: 'bob' };
-
-async function tempDir(t: TestContext): Promise<string> {
-  const dir = await mkdtemp(path.join(tmpdir(), 'wsgate-jwt-'));
-  t.after(() => rm(dir, { recursive: true, force: true }));
-  return dir;
-}
 
 async function jwtResolver(t: TestContext, block: Record<string, unknown>): Promise<TargetResolver> {
   const resolver = await makeResolver({ type: 'jwt', ...block });
@@ -45,7 +38,7 @@ async function keyPairFile(alg: string, file: string) {
 }
 
 test('jwt: HS256, RS256, ES256, JWKS and websockify key-file tokens give host, port and every claim as a parameter', { timeout: 10_000 }, async (t) => {
-  const dir = await tempDir(t);
+  const dir = tempDir(t, 'jwt');
   const hsr = await jwtResolver(t, { secret: SECRET });
   const token = await hs({ ...CLAIMS, roles: ['a', 'b'] });
   const hit = await hsr.resolve(token, within());
@@ -116,7 +109,7 @@ test('jwt: forgeries are refused: bad signature, tampered claims, alg none, garb
 });
 
 test('jwt: encrypted tokens: dir/A256GCM claims, RSA-OAEP-256 around a signed JWT', { timeout: 10_000 }, async (t) => {
-  const dir = await tempDir(t);
+  const dir = tempDir(t, 'jwt');
   const aesKey = new Uint8Array(32).map((_, i) => i * 7 + 1);
   const aesFile = path.join(dir, 'jwe.key');
   await writeFile(aesFile, `${Buffer.from(aesKey).toString('base64url')}\n`);
@@ -145,7 +138,7 @@ test('jwt: encrypted tokens: dir/A256GCM claims, RSA-OAEP-256 around a signed JW
 });
 
 test('jwt: a replaced public key file is used without a restart', { timeout: 10_000 }, async (t) => {
-  const dir = await tempDir(t);
+  const dir = tempDir(t, 'jwt');
   const file = path.join(dir, 'key.pem');
   const first = await keyPairFile('ES256', file);
   const r = await jwtResolver(t, { publicKey: file });
@@ -160,7 +153,7 @@ test('jwt: a replaced public key file is used without a restart', { timeout: 10_
 });
 
 test('jwt: configuration errors name the field', { timeout: 10_000 }, async (t) => {
-  const dir = await tempDir(t);
+  const dir = tempDir(t, 'jwt');
   const junk = path.join(dir, 'junk.pem');
   await writeFile(junk, 'not a key');
   await assert.rejects(makeResolver({ type: 'jwt' }), /resolver\.secret: one of secret, publicKey, jwks, keyFile or decryptionKey/);

@@ -3,17 +3,15 @@
 // queries, a database file that appears after the gateway started).
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openDriver } from '../src/proxy/resolvers/sql-driver.js';
 import { StoreError } from '../src/proxy/resolvers/types.js';
 import { TokensTable } from '../src/proxy/resolvers/tokens-table.js';
+import { tempDir } from './support/index.js';
 import { makeResolver, within } from './support/resolvers.js';
 import { resolverFor, sqlResolverSuite, tableFor, type StoreUnderTest } from './support/sql-stores.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'wsgate-sqlite-'));
-after(() => rmSync(dir, { recursive: true, force: true }));
+const dir = tempDir(after, 'sqlite');
 const file = join(dir, 'store.db');
 
 const sqlite: StoreUnderTest = {

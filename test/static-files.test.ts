@@ -5,13 +5,12 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import { once } from 'node:events';
-import { mkdtemp, mkdir, rm, symlink, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { buildConfig } from '../src/config/build.js';
-import { REPO_ROOT, startGateway, connect, closed, rawRequest, pseudoRandom, type RunningGateway } from './support/index.js';
+import { REPO_ROOT, startGateway, connect, closed, rawRequest, pseudoRandom, tempDir, type RunningGateway } from './support/index.js';
 
-let dir = '';
+const dir = tempDir(after, 'static');
 let root = '';
 let gw: RunningGateway;
 let novnc: RunningGateway;
@@ -33,7 +32,6 @@ const FILES: Record<string, string> = {
 };
 
 before(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'wsgate-static-'));
   root = join(dir, 'root');
   await mkdir(join(root, 'sub'), { recursive: true });
   await mkdir(join(root, 'sub2'));
@@ -49,7 +47,6 @@ before(async () => {
 after(async () => {
   await gw.stop();
   await novnc.stop();
-  await rm(dir, { recursive: true, force: true });
 });
 
 interface Reply {

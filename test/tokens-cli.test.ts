@@ -3,17 +3,15 @@
 // honouring what the command wrote.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runTokensCommand } from '../src/cli/tokens-command.js';
 import { openDriver } from '../src/proxy/resolvers/sql-driver.js';
 import { parseTokenFiles } from '../src/proxy/resolvers/token-file.js';
+import { tempDir } from './support/index.js';
 import { makeResolver, within } from './support/resolvers.js';
 import { MYSQL_CONNECTION, PG_CONNECTION, unique } from './support/sql-stores.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'wsgate-tokens-'));
-after(() => rmSync(dir, { recursive: true, force: true }));
+const dir = tempDir(after, 'tokens');
 
 /** Runs the command; returns its exit code and what it printed. */
 async function tokens(...argv: string[]): Promise<{ code: number; out: string; err: string }> {

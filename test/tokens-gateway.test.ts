@@ -5,12 +5,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import http from 'node:http';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes, createHash } from 'node:crypto';
 import { WebSocket } from 'ws';
-import { startGateway, startBackend, connect, closed, handshakeStatus, spawnCli, pseudoRandom, sessionsDrained, until } from './support/index.js';
+import { startGateway, startBackend, connect, closed, handshakeStatus, spawnCli, pseudoRandom, sessionsDrained, tempDir, until } from './support/index.js';
 
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
@@ -21,13 +20,12 @@ async function fixture(t: import('node:test').TestContext) {
     s.write('hello from backend');
   });
   const other = await startBackend((s) => s.end('other'));
-  const dir = mkdtempSync(join(tmpdir(), 'wsgate-tokens-'));
+  const dir = tempDir(t, 'tokens');
   const file = join(dir, 'tokens');
   writeFileSync(file, `# test tokens\ngood: 127.0.0.1:${backend.port}\nelsewhere: 127.0.0.1:${other.port}\n`);
   t.after(async () => {
     await backend.close();
     await other.close();
-    rmSync(dir, { recursive: true, force: true });
   });
   return { backend, other, file, received };
 }

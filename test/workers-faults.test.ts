@@ -4,11 +4,10 @@
 // close frame goes between its fragments), and the reason is logged.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { WebSocket } from 'ws';
-import { REPO_ROOT, connect, closed, spawnCli, startGateway, sessionsDrained, until, type RunningGateway } from './support/index.js';
+import { REPO_ROOT, connect, closed, spawnCli, startGateway, sessionsDrained, tempDir, until, type RunningGateway } from './support/index.js';
 import { outcomes } from './support/workers-plugin.js';
 
 const PLUGIN = './dist/test/support/workers-plugin.js';
@@ -76,8 +75,7 @@ for (const [task, why] of [
 }
 
 test('the gateway logs why a worker failed, with the session id (real CLI)', { timeout: 60_000 }, async (t) => {
-  const dir = await mkdtemp(join(tmpdir(), 'wsgate-workers-'));
-  t.after(() => rm(dir, { recursive: true, force: true }));
+  const dir = tempDir(t, 'workers');
   const file = join(dir, 'wsgate.yaml');
   const plugin = join(REPO_ROOT, PLUGIN);
   await writeFile(file, `listen: 127.0.0.1:0\nroutes:\n  - path: /fail\n    handler: ${JSON.stringify(plugin)}\n    task: throw\n`);

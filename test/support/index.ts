@@ -7,6 +7,7 @@
 //   frames.ts    raw handshakes and frames: upgradeRequest, encodeFrame, FrameParser, rawWebSocket
 //   data.ts      pseudoRandom, byteStream, hashSink, seededSizes, rssBytes
 //   until.ts     until (poll a condition, bounded), untilSteady (until a value stops changing)
+//   temp-dir.ts  tempDir (a fresh directory, removed when its test or file ends)
 // Helpers for one area (prometheus.ts, resolvers.ts, sql-stores.ts, vnc.ts,
 // threads-client.ts, workers-*.ts) are imported from their own files.
 // Everything binds to 127.0.0.1 and is closed by the test that opened it.
@@ -18,3 +19,4 @@ export * from './clients.js';
 export * from './frames.js';
 export * from './data.js';
 export * from './until.js';
+export * from './temp-dir.js';

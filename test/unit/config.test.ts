@@ -1,22 +1,16 @@
 // The YAML config file: the design.md §4 example, defaults, units, and
 // errors that name FILE:LINE and the field.
-import { test, before, after } from 'node:test';
+import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { loadConfigFile } from '../../src/config/file.js';
 import { ConfigError } from '../../src/config/errors.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { Gateway } from '../../src/server/gateway.js';
+import { tempDir } from '../support/index.js';
 
-let dir = '';
-before(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'wsgate-config-'));
-});
-after(async () => {
-  await rm(dir, { recursive: true, force: true });
-});
+const dir = tempDir(after, 'config');
 
 let n = 0;
 async function file(text: string): Promise<string> {
