@@ -7,13 +7,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { once } from 'node:events';
-import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { BackendReader, type ChunkConsumer } from '../src/proxy/backend-reader.js';
-import { byteStream, hashSink, seededSizes, drained, until } from './support/index.js';
+import { byteStream, hashSink, seededSizes, drained, sha256, until } from './support/index.js';
 
 const MiB = 1024 * 1024;
-const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
 /** A server whose every connection gets `plan(socket)`; resolves its port. */
 async function server(plan: (s: net.Socket) => Promise<void>) {
@@ -47,9 +45,9 @@ function lazyConsumer(seed: number) {
     if (!release) return void owned++;
     lent++;
     outstanding++;
-    const before = sha(chunk);
+    const before = sha256(chunk);
     const later = () => {
-      if (sha(chunk) !== before) overwritten++;
+      if (sha256(chunk) !== before) overwritten++;
       outstanding--;
       release();
     };

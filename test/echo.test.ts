@@ -4,10 +4,9 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { createHash } from 'node:crypto';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { WebSocket } from 'ws';
-import { startGateway, connect, closed, pseudoRandom, rawWebSocket, encodeFrame, sessionsDrained, type RunningGateway, type WsFrame } from './support/index.js';
+import { startGateway, connect, closed, pseudoRandom, rawWebSocket, encodeFrame, sessionsDrained, sha256, type RunningGateway, type WsFrame } from './support/index.js';
 
 const SIZES = [0, 1, 125, 126, 127, 65535, 65536, 1024 * 1024, 16 * 1024 * 1024];
 
@@ -18,8 +17,6 @@ before(async () => {
 after(async () => {
   await gw.stop();
 });
-
-const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
 /** `size` bytes of valid UTF-8: printable ASCII, with a 3-byte "€" at the end when it fits. */
 function utf8Text(size: number, seed: number): Buffer {

@@ -7,11 +7,9 @@ import { once } from 'node:events';
 import http from 'node:http';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { randomBytes, createHash } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { WebSocket } from 'ws';
-import { startGateway, startBackend, connect, closed, handshakeStatus, spawnCli, pseudoRandom, sessionsDrained, tempDir, until } from './support/index.js';
-
-const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+import { startGateway, startBackend, connect, closed, handshakeStatus, spawnCli, pseudoRandom, sessionsDrained, sha256, tempDir, until } from './support/index.js';
 
 async function fixture(t: import('node:test').TestContext) {
   const received: Buffer[] = [];
@@ -70,7 +68,7 @@ test('byte-exact relay through a token-selected target, with the lookup params o
   for (let off = 0; off < payload.length; off += 65536) ws.send(payload.subarray(off, off + 65536));
   const want = payload.length + 0;
   await until(() => Buffer.concat(f.received).length >= want, { timeoutMs: 20_000, everyMs: 20, what: () => `${want} bytes at the backend (${Buffer.concat(f.received).length} so far)` });
-  assert.equal(sha(Buffer.concat(f.received)), sha(payload));
+  assert.equal(sha256(Buffer.concat(f.received)), sha256(payload));
   const [session] = [...gw.gateway.registry];
   assert.equal(session!.target, `127.0.0.1:${f.backend.port}`);
   ws.close();

@@ -1,6 +1,6 @@
-// Test data: reproducible bytes, streaming hashes, random sizes, process memory.
-import { createHash } from 'node:crypto';
+// Test data: reproducible bytes and byte streams, random sizes, process memory.
 import { readFileSync } from 'node:fs';
+import { hashSink } from './hash.js';
 
 /** Deterministic pseudo-random bytes (xorshift), so failures are reproducible. */
 export function pseudoRandom(size: number, seed = 1): Buffer {
@@ -17,15 +17,13 @@ export function pseudoRandom(size: number, seed = 1): Buffer {
   return buf;
 }
 
-// Imports for the helpers below (ES imports are hoisted; kept here so the file only grows at the end).
-
 /**
  * A deterministic byte stream of `total` bytes (a 1 MiB + 7 pseudo-random pool
  * repeated, so chunk boundaries drift across the pool) that hashes what it hands out.
  */
 export function byteStream(seed: number, total: number): { take(n: number): Buffer; readonly remaining: number; digest(): string } {
   const pool = pseudoRandom(1024 * 1024 + 7, seed);
-  const hash = createHash('sha256');
+  const hash = hashSink();
   let pos = 0;
   let remaining = total;
   return {
@@ -36,29 +34,13 @@ export function byteStream(seed: number, total: number): { take(n: number): Buff
       else chunk = Buffer.concat([pool.subarray(pos), pool.subarray(0, n - (pool.length - pos))]);
       pos = (pos + n) % pool.length;
       remaining -= n;
-      hash.update(chunk);
+      hash.add(chunk);
       return chunk;
     },
     get remaining() {
       return remaining;
     },
-    digest: () => hash.digest('hex'),
-  };
-}
-
-/** Counts and hashes received bytes. */
-export function hashSink(): { add(chunk: Buffer): void; readonly bytes: number; digest(): string } {
-  const hash = createHash('sha256');
-  let bytes = 0;
-  return {
-    add(chunk: Buffer) {
-      bytes += chunk.length;
-      hash.update(chunk);
-    },
-    get bytes() {
-      return bytes;
-    },
-    digest: () => hash.digest('hex'),
+    digest: () => hash.digest(),
   };
 }
 

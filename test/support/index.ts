@@ -5,7 +5,8 @@
 //   backend.ts   startBackend (TCP, loopback), drained
 //   clients.ts   connect, handshakeStatus, closed, rawRequest
 //   frames.ts    raw handshakes and frames: upgradeRequest, encodeFrame, FrameParser, rawWebSocket
-//   data.ts      pseudoRandom, byteStream, hashSink, seededSizes, rssBytes
+//   data.ts      pseudoRandom, byteStream, seededSizes, rssBytes
+//   hash.ts      sha256 (of a buffer), hashSink (of chunks as they arrive)
 //   until.ts     until (poll a condition, bounded), untilSteady (until a value stops changing)
 //   temp-dir.ts  tempDir (a fresh directory, removed when its test or file ends)
 // Helpers for one area (prometheus.ts, resolvers.ts, sql-stores.ts, vnc.ts,
@@ -18,5 +19,6 @@ export * from './backend.js';
 export * from './clients.js';
 export * from './frames.js';
 export * from './data.js';
+export * from './hash.js';
 export * from './until.js';
 export * from './temp-dir.js';
