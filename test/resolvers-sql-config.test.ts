@@ -3,8 +3,11 @@
 // which SQL resolver configurations are refused at startup.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { ConfigError } from '../src/config/errors.js';
+import { StoreError } from '../src/proxy/resolvers/types.js';
 import { translatePlaceholders as tr } from '../src/proxy/resolvers/sql-placeholders.js';
+import { startBackend } from './support/index.js';
 import { makeResolver } from './support/resolvers.js';
 
 test('each placeholder style becomes the driver syntax', () => {
@@ -46,9 +49,27 @@ test('bad SQL resolver blocks are refused at startup, naming the field', async (
   await refused({ type: 'mysql', poolSize: 0 }, /resolver\.poolSize/);
 });
 
-test('building a resolver connects to nothing: a store that is down does not stop startup', async () => {
+test('building a resolver connects to nothing: a store that is down does not stop startup', { timeout: 10_000 }, async (t) => {
   for (const type of ['postgres', 'mysql']) {
     const r = await makeResolver({ type, host: '127.0.0.1', port: 1 });
     await r.close();
   }
+  // A listener standing in for the database host counts the connections it gets (and hangs up).
+  let connections = 0;
+  const db = await startBackend((socket) => {
+    connections++;
+    socket.destroy();
+  });
+  t.after(() => db.close());
+  for (const type of ['postgres', 'mysql']) {
+    const r = await makeResolver({ type, host: '127.0.0.1', port: db.port });
+    await sleep(100); // time for a pool that connects eagerly in the background to do so
+    await r.close();
+  }
+  assert.equal(connections, 0, 'building (and closing) a resolver opened no connection');
+  // The listener does see a lookup's connection, so the 0 above means something.
+  const r = await makeResolver({ type: 'postgres', host: '127.0.0.1', port: db.port });
+  await assert.rejects(r.resolve('tok', AbortSignal.timeout(5000)), StoreError);
+  await r.close();
+  assert.ok(connections > 0, 'a lookup connects to the listener');
 });
