@@ -1,7 +1,7 @@
 // argv -> what to do. The websockify form becomes the same raw config a
 // YAML file would hold, so both are validated by one code path.
 import { parseArgs } from 'node:util';
-import { ConfigError, fieldName, type Locator } from '../config/errors.js';
+import { ConfigError, fieldName } from '../config/errors.js';
 import { buildConfig, resolveWorkers, singleProcessConflict } from '../config/build.js';
 import { loadConfigFile } from '../config/file.js';
 import { configSchema } from '../config/schema.js';
@@ -38,77 +38,84 @@ const FIELD_TO_OPTION: Record<string, string> = {
   maxSessions: '--max-sessions',
 };
 
+/** Parsed option values, by long name (see OPTIONS). */
+type Values = Record<string, string | boolean | undefined>;
+
 export function parseCommandLine(argv: string[]): Command {
-  let parsed;
+  const { values: v, positionals } = parseOptions(argv);
+  if (v.help) return { kind: 'help' };
+  if (v.version) return { kind: 'version' };
+  for (const o of OPTIONS) if (o.unsupported && v[o.name] !== undefined) throw new ConfigError(`--${o.name}: ${o.unsupported}`);
+  const listenTimeout = (numberOption(v, 'timeout') ?? 0) * 1000;
+  const logLevel = (v['log-level'] as string | undefined) ?? (v.traffic ? 'trace' : v.verbose ? 'debug' : undefined);
+  const config = v.config !== undefined ? configFileForm(v, positionals, logLevel) : websockifyForm(v, positionals, logLevel);
+  return { kind: 'run', config, listenTimeout };
+}
+
+/** argv against the OPTIONS table; node:util's complaints become usage errors. */
+function parseOptions(argv: string[]): { values: Values; positionals: string[] } {
   try {
-    parsed = parseArgs({
+    const parsed = parseArgs({
       args: argv,
       allowPositionals: true,
       strict: true,
       options: Object.fromEntries(OPTIONS.map((o) => [o.name, { type: o.value ? 'string' : 'boolean', ...(o.short ? { short: o.short } : {}) }] as const)),
     });
+    return { values: parsed.values as Values, positionals: parsed.positionals };
   } catch (e) {
     throw new ConfigError((e as Error).message.replace(/\. To specify a positional argument.*$/s, ''));
   }
-  const v = parsed.values as Record<string, string | boolean | undefined>;
-  const pos = parsed.positionals;
-  if (v.help) return { kind: 'help' };
-  if (v.version) return { kind: 'version' };
-  for (const o of OPTIONS) if (o.unsupported && v[o.name] !== undefined) throw new ConfigError(`--${o.name}: ${o.unsupported}`);
+}
 
-  const num = (name: string) => {
-    const raw = v[name] as string | undefined;
-    if (raw === undefined) return undefined;
-    const n = Number(raw);
-    if (raw.trim() === '' || !Number.isFinite(n)) throw new ConfigError(`--${name}: "${raw}" is not a number`);
-    return n;
-  };
-  const listenTimeout = (num('timeout') ?? 0) * 1000;
-  const logLevel = (v['log-level'] as string | undefined) ?? (v.traffic ? 'trace' : v.verbose ? 'debug' : undefined);
+/** `--name`'s value as a number; undefined when it is not given. */
+function numberOption(v: Values, name: string): number | undefined {
+  const raw = v[name] as string | undefined;
+  if (raw === undefined) return undefined;
+  const n = Number(raw);
+  if (raw.trim() === '' || !Number.isFinite(n)) throw new ConfigError(`--${name}: "${raw}" is not a number`);
+  return n;
+}
 
-  if (v.config !== undefined) {
-    if (pos.length > 0) throw new ConfigError('--config takes the listen address and routes from the file; drop the positional arguments');
-    if (v.web !== undefined || v.novnc) throw new ConfigError('with --config, set "web:" in the file instead of --web/--novnc');
-    const config = loadConfigFile(v.config as string);
-    if (logLevel) config.logLevel = logLevel;
-    // --workers / --max-sessions win over the file, as --log-level does; checked by the file's own schema.
-    if (v.workers !== undefined) {
-      const workers = workersArg(v.workers as string);
-      validateAgainst(configSchema.properties.workers, workers, ['workers'], () => '--workers');
-      config.workers = resolveWorkers(workers as number | 'auto');
-    }
-    const maxSessions = num('max-sessions');
-    if (maxSessions !== undefined) {
-      validateAgainst(configSchema.properties.maxSessions, maxSessions, ['maxSessions'], () => '--max-sessions');
-      config.maxSessions = maxSessions;
-    }
-    const conflict = singleProcessConflict(config);
-    if (conflict) throw new ConfigError(`${conflict} needs a single process: drop --workers`);
-    return { kind: 'run', config, listenTimeout };
+/** `--config FILE`: the file holds the listen address and routes; a few options override it. */
+function configFileForm(v: Values, positionals: string[], logLevel: string | undefined): GatewayConfig {
+  if (positionals.length > 0) throw new ConfigError('--config takes the listen address and routes from the file; drop the positional arguments');
+  if (v.web !== undefined || v.novnc) throw new ConfigError('with --config, set "web:" in the file instead of --web/--novnc');
+  const config = loadConfigFile(v.config as string);
+  if (logLevel) config.logLevel = logLevel;
+  // --workers / --max-sessions win over the file, as --log-level does; checked by the file's own schema.
+  if (v.workers !== undefined) {
+    const workers = workersArg(v.workers as string);
+    validateAgainst(configSchema.properties.workers, workers, ['workers'], () => '--workers');
+    config.workers = resolveWorkers(workers as number | 'auto');
   }
+  const maxSessions = numberOption(v, 'max-sessions');
+  if (maxSessions !== undefined) {
+    validateAgainst(configSchema.properties.maxSessions, maxSessions, ['maxSessions'], () => '--max-sessions');
+    config.maxSessions = maxSessions;
+  }
+  const conflict = singleProcessConflict(config);
+  if (conflict) throw new ConfigError(`${conflict} needs a single process: drop --workers`);
+  return config;
+}
 
-  const tokenPlugin = (v['token-plugin'] as string | undefined) ?? (v['target-config'] !== undefined ? 'TokenFile' : undefined);
-  const resolver = tokenPlugin ? resolverFromPlugin(tokenPlugin, (v['token-source'] ?? v['target-config']) as string | undefined) : undefined;
-  if (!resolver && (v['token-source'] !== undefined || v['host-token'])) throw new ConfigError('--token-source and --host-token need --token-plugin');
+/**
+ * websockify's form, `[listen_host:]listen_port target_host:target_port` and
+ * options: the raw config a file would hold, with one catch-all proxy route.
+ */
+function websockifyForm(v: Values, positionals: string[], logLevel: string | undefined): GatewayConfig {
+  const resolver = tokenResolver(v);
   const needTarget = v['unix-target'] === undefined && !resolver;
-  if (pos.length !== (needTarget ? 2 : 1)) {
+  if (positionals.length !== (needTarget ? 2 : 1)) {
     throw new ConfigError(
       needTarget
         ? 'expected [listen_host:]listen_port target_host:target_port (or --config FILE); see --help'
         : `with ${resolver ? '--token-plugin' : '--unix-target'} give only [listen_host:]listen_port`,
     );
   }
-  const defaults = stripUndefined({
-    heartbeat: num('heartbeat'),
-    heartbeatTimeout: num('heartbeat-timeout'),
-    idleTimeout: num('session-idle-timeout'),
-    maxMessageSize: v['max-message-size'],
-    highWaterMark: v['high-water-mark'],
-    closeTimeout: num('close-timeout'),
-    perMessageDeflate: v['per-message-deflate'] ? true : undefined,
-  });
+  const num = (name: string) => numberOption(v, name);
+  const defaults = sessionDefaults(v);
   const raw = stripUndefined({
-    listen: pos[0],
+    listen: positionals[0],
     tls: v.cert !== undefined ? stripUndefined({ cert: v.cert, key: v.key, only: true }) : undefined,
     health: v.health === 'off' ? false : v.health,
     sessionsPath: v['sessions-path'],
@@ -122,27 +129,54 @@ export function parseCommandLine(argv: string[]): Command {
     // In the config file "novnc" names the client; on the command line --web is always a directory, as in websockify.
     web: v.novnc ? 'novnc' : v.web === 'novnc' ? './novnc' : v.web,
     defaults,
-    routes: [
-      stripUndefined({
-        path: '*',
-        handler: 'tcp-proxy',
-        target: needTarget ? pos[1] : undefined,
-        unixTarget: v['unix-target'],
-        resolver,
-        token: resolver && v['host-token'] ? { from: 'host' } : undefined,
-        connectTimeout: num('connect-timeout'),
-        localAddress: v['local-address'],
-      }),
-    ],
+    routes: [proxyRoute(v, needTarget ? positionals[1] : undefined, resolver)],
   });
   if (v.novnc && v.web !== undefined) throw new ConfigError('give either --web DIR or --novnc, not both');
   if (v.key !== undefined && v.cert === undefined) throw new ConfigError('--key needs --cert');
-  const locate: Locator = (path) => {
-    const name = fieldName(path);
-    const key = Object.keys(FIELD_TO_OPTION).find((k) => name === k || name.startsWith(k + '.') || name.startsWith(k + '['));
-    return key ? FIELD_TO_OPTION[key] : 'command line';
-  };
-  return { kind: 'run', config: buildConfig(raw, locate, process.cwd()), listenTimeout };
+  return buildConfig(raw, optionFor, process.cwd());
+}
+
+/** --token-plugin (or websockify's older --target-config) as a resolver block; undefined without one. */
+function tokenResolver(v: Values): Record<string, unknown> | undefined {
+  const tokenPlugin = (v['token-plugin'] as string | undefined) ?? (v['target-config'] !== undefined ? 'TokenFile' : undefined);
+  const resolver = tokenPlugin ? resolverFromPlugin(tokenPlugin, (v['token-source'] ?? v['target-config']) as string | undefined) : undefined;
+  if (!resolver && (v['token-source'] !== undefined || v['host-token'])) throw new ConfigError('--token-source and --host-token need --token-plugin');
+  return resolver;
+}
+
+/** The session options (the file's `defaults:`). */
+function sessionDefaults(v: Values): Record<string, unknown> {
+  const num = (name: string) => numberOption(v, name);
+  return stripUndefined({
+    heartbeat: num('heartbeat'),
+    heartbeatTimeout: num('heartbeat-timeout'),
+    idleTimeout: num('session-idle-timeout'),
+    maxMessageSize: v['max-message-size'],
+    highWaterMark: v['high-water-mark'],
+    closeTimeout: num('close-timeout'),
+    perMessageDeflate: v['per-message-deflate'] ? true : undefined,
+  });
+}
+
+/** The one route of this form: every path goes to the target, the Unix socket or the token's target. */
+function proxyRoute(v: Values, target: string | undefined, resolver: Record<string, unknown> | undefined): Record<string, unknown> {
+  return stripUndefined({
+    path: '*',
+    handler: 'tcp-proxy',
+    target,
+    unixTarget: v['unix-target'],
+    resolver,
+    token: resolver && v['host-token'] ? { from: 'host' } : undefined,
+    connectTimeout: numberOption(v, 'connect-timeout'),
+    localAddress: v['local-address'],
+  });
+}
+
+/** Names the option a config field came from, for error messages. */
+function optionFor(path: ReadonlyArray<string | number>): string {
+  const name = fieldName(path);
+  const key = Object.keys(FIELD_TO_OPTION).find((k) => name === k || name.startsWith(k + '.') || name.startsWith(k + '['));
+  return key ? FIELD_TO_OPTION[key] : 'command line';
 }
 
 /** "--workers auto" stays a word; a number becomes one (the schema checks the range). */
