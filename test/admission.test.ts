@@ -3,16 +3,7 @@
 // (The limit across --workers: processes.test.ts.)
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { closed, connect, handshakeStatus, spawnCli, startBackend } from './support/index.js';
-
-/** Polls an async condition every 20 ms; fails with `describe()` after timeoutMs. */
-async function until(condition: () => boolean | Promise<boolean>, timeoutMs: number, describe: () => string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`not within ${timeoutMs} ms: ${describe()}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
+import { closed, connect, handshakeStatus, spawnCli, startBackend, until } from './support/index.js';
 
 test('--max-sessions 2 (one process): a third session gets 503; refused and ended sessions give their slot back', { timeout: 20_000 }, async (t) => {
   const backend = await startBackend((s) => s.pipe(s));
@@ -29,6 +20,6 @@ test('--max-sessions 2 (one process): a third session gets 503; refused and ende
   a.close(1000);
   await end;
   let status = 0;
-  await until(async () => (status = await handshakeStatus(url, 'binary')) === 101, 5000, () => `status ${status}`);
+  await until(async () => (status = await handshakeStatus(url, 'binary')) === 101, { timeoutMs: 5000, everyMs: 20, what: () => `a free slot (status ${status})` });
   b.terminate();
 });

@@ -11,11 +11,10 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { copyFile, mkdir, mkdtemp, readFile, readdir, rm, symlink, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { copyFile, mkdir, readFile, readdir, symlink, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
-import { REPO_ROOT, closed, connect, handshakeStatus } from './support/index.js';
+import { REPO_ROOT, closed, connect, handshakeStatus, tempDir } from './support/index.js';
 
 const run = promisify(execFile);
 /** No step of the set-up or of a test may take longer than this. */
@@ -78,12 +77,18 @@ interface Packed {
   files: Array<{ path: string }>;
 }
 
-let project = '';
 let packed: Packed;
 let cli: ChildProcess | null = null;
 
+after(() => {
+  if (cli && cli.exitCode === null && cli.signalCode === null) cli.kill('SIGKILL');
+});
+
+// Registered after the teardown above: node:test runs `after` hooks in order, so the
+// project goes once the CLI running from it is stopped.
+const project = tempDir(after, 'project');
+
 before(async () => {
-  project = await mkdtemp(join(tmpdir(), 'wsgate-project-'));
   const { stdout } = await run('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', project], { cwd: REPO_ROOT, timeout: STEP_MS });
   [packed] = JSON.parse(stdout) as [Packed];
   const tarball = join(project, packed.filename);
@@ -112,11 +117,6 @@ before(async () => {
     if (file.endsWith('.ts')) await copyFile(join(REPO_ROOT, 'examples', file), join(project, file));
   }
 }, { timeout: 2 * STEP_MS });
-
-after(async () => {
-  if (cli && cli.exitCode === null && cli.signalCode === null) cli.kill('SIGKILL');
-  if (project) await rm(project, { recursive: true, force: true });
-});
 
 /** The installed bin, run as a shell would (through its #! line), with this node first on PATH. */
 function wsgate(args: string[]): ChildProcess {

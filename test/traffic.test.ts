@@ -3,10 +3,9 @@
 // backend chunk (the relay's), with the real CLI over a tcp-proxy route.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { spawnCli, startBackend, connect, closed } from './support/index.js';
+import { spawnCli, startBackend, connect, closed, tempDir } from './support/index.js';
 
 type Backend = Awaited<ReturnType<typeof startBackend>>;
 type Line = Record<string, unknown>;
@@ -14,15 +13,13 @@ type Line = Record<string, unknown>;
 const TRACE = 10; // pino's number for "trace"
 const SIZES = [3, 1000, 70_000];
 
-let dir = '';
+const dir = tempDir(after, 'traffic');
 let backend: Backend;
 before(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'wsgate-traffic-'));
   backend = await startBackend((s) => s.pipe(s)); // echoes every byte
 });
 after(async () => {
   await backend.close();
-  await rm(dir, { recursive: true, force: true });
 });
 
 /** Runs the CLI with `args`, sends SIZES through it and back, stops it, and returns its log lines. */
