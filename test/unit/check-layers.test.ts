@@ -1,24 +1,17 @@
 // scripts/check-layers.mjs on small fake src/ trees: upward imports of every
 // form and folder cycles are reported with FILE:LINE, clean trees pass.
-import { test, after } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { REPO_ROOT, tempDir } from '../support/index.js';
 
-const REPO = fileURLToPath(new URL('../../../', import.meta.url));
-const CHECKER = join(REPO, 'scripts', 'check-layers.mjs');
-const dirs: string[] = [];
-after(() => {
-  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
-});
+const CHECKER = join(REPO_ROOT, 'scripts', 'check-layers.mjs');
 
-/** A temporary project whose src/ holds `files` (path under src/ -> text). */
-function tree(files: Record<string, string>): string {
-  const root = mkdtempSync(join(tmpdir(), 'wsgate-layers-'));
-  dirs.push(root);
+/** A temporary project whose src/ holds `files` (path under src/ -> text), removed when the test ends. */
+function tree(t: TestContext, files: Record<string, string>): string {
+  const root = tempDir(t, 'layers');
   for (const [path, text] of Object.entries(files)) {
     const file = join(root, 'src', path);
     mkdirSync(dirname(file), { recursive: true });
@@ -29,14 +22,14 @@ function tree(files: Record<string, string>): string {
 
 function check(root: string): Promise<{ code: number; out: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [CHECKER, root], { cwd: REPO, timeout: 20_000 }, (err, stdout, stderr) => {
+    execFile(process.execPath, [CHECKER, root], { cwd: REPO_ROOT, timeout: 20_000 }, (err, stdout, stderr) => {
       resolve({ code: err ? ((err as { code?: number }).code ?? -1) : 0, out: stdout + stderr });
     });
   });
 }
 
-test('check-layers: imports that point down pass', { timeout: 30_000 }, async () => {
-  const root = tree({
+test('check-layers: imports that point down pass', { timeout: 30_000 }, async (t) => {
+  const root = tree(t, {
     'cli/main.ts': "import { start } from '../server/gateway.js';\nimport('./lazy.js');\n",
     'cli/lazy.ts': 'export {};\n',
     'server/gateway.ts': "import type { Handler } from '../handlers/types.js';\nexport const start = 1;\n",
@@ -54,8 +47,8 @@ test('check-layers: imports that point down pass', { timeout: 30_000 }, async ()
   assert.match(out, /point down the layers/);
 });
 
-test('check-layers: an upward import and a folder cycle are both reported with file:line', { timeout: 30_000 }, async () => {
-  const root = tree({
+test('check-layers: an upward import and a folder cycle are both reported with file:line', { timeout: 30_000 }, async (t) => {
+  const root = tree(t, {
     'handlers/types.ts': "import { dial } from '../proxy/dial.js';\nexport type Ctx = number;\n",
     'proxy/dial.ts': "export const dial = 1;\n\nimport type { Ctx } from '../handlers/types.js';\n",
     'session/session.ts': "import { log } from '../observability/logger.js';\n",
@@ -70,8 +63,8 @@ test('check-layers: an upward import and a folder cycle are both reported with f
   assert.doesNotMatch(out, /src\/handlers\/types\.ts.*a layer above/, 'the downward half of a cycle is not an upward import');
 });
 
-test('check-layers: export-from, nested folders, stray files and unknown folders are checked', { timeout: 30_000 }, async () => {
-  const root = tree({
+test('check-layers: export-from, nested folders, stray files and unknown folders are checked', { timeout: 30_000 }, async (t) => {
+  const root = tree(t, {
     'config/units.ts': "export { Session } from '../session/session.js';\n",
     'session/session.ts': 'export class Session {}\n',
     'proxy/resolvers/sql.ts': "import { x } from '../../handlers/registry.js';\n",
@@ -87,20 +80,20 @@ test('check-layers: export-from, nested folders, stray files and unknown folders
   assert.match(out, /src\/gadgets\/thing\.ts:1: .*src\/gadgets\/ is not in the layer table/);
 });
 
-test('check-layers: the --workers processes sit above server, below cli', { timeout: 30_000 }, async () => {
-  const up = tree({
+test('check-layers: the --workers processes sit above server, below cli', { timeout: 30_000 }, async (t) => {
+  const up = tree(t, {
     'cli/main.ts': "import { go } from '../processes/primary.js';\n",
     'processes/primary.ts': "import { g } from '../server/gateway.js';\nexport const go = g;\n",
     'server/gateway.ts': 'export const g = 1;\n',
   });
   assert.equal((await check(up)).code, 0);
-  const down = tree({ 'server/gateway.ts': "import { go } from '../processes/primary.js';\n", 'processes/primary.ts': "import { m } from '../cli/main.js';\nexport const go = m;\n", 'cli/main.ts': 'export const m = 1;\n' });
+  const down = tree(t, { 'server/gateway.ts': "import { go } from '../processes/primary.js';\n", 'processes/primary.ts': "import { m } from '../cli/main.js';\nexport const go = m;\n", 'cli/main.ts': 'export const m = 1;\n' });
   const { out } = await check(down);
   assert.match(out, /src\/server\/gateway\.ts:1: .*server may not import processes/);
   assert.match(out, /src\/processes\/primary\.ts:1: .*processes may not import cli/);
 });
 
 test('check-layers: this repository passes', { timeout: 30_000 }, async () => {
-  const { code, out } = await check(REPO);
+  const { code, out } = await check(REPO_ROOT);
   assert.equal(code, 0, out);
 });
