@@ -26,6 +26,7 @@ const FIELD_TO_OPTION: Record<string, string> = {
   'defaults.maxMessageSize': '--max-message-size',
   'defaults.highWaterMark': '--high-water-mark',
   'defaults.closeTimeout': '--close-timeout',
+  'defaults.drainTimeout': '--drain-timeout',
   gracePeriod: '--grace-period',
   exitWhenIdle: '--idle-timeout',
   runOnce: '--run-once',
@@ -154,6 +155,7 @@ function sessionDefaults(v: Values): Record<string, unknown> {
     maxMessageSize: v['max-message-size'],
     highWaterMark: v['high-water-mark'],
     closeTimeout: num('close-timeout'),
+    drainTimeout: num('drain-timeout'),
     perMessageDeflate: v['per-message-deflate'] ? true : undefined,
   });
 }

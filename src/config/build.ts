@@ -113,7 +113,7 @@ function sessionOptions(base: SessionOptions, raw: Raw, at: Array<string | numbe
   const size = (k: 'maxMessageSize' | 'highWaterMark' | 'lowWaterMark') => {
     if (raw[k] !== undefined) out[k] = convert([...at, k], raw[k], parseSize);
   };
-  const secs = (k: 'heartbeat' | 'heartbeatTimeout' | 'idleTimeout' | 'closeTimeout') => {
+  const secs = (k: 'heartbeat' | 'heartbeatTimeout' | 'idleTimeout' | 'closeTimeout' | 'drainTimeout') => {
     if (raw[k] !== undefined) out[k] = convert([...at, k], raw[k], parseSeconds);
   };
   size('maxMessageSize');
@@ -123,6 +123,7 @@ function sessionOptions(base: SessionOptions, raw: Raw, at: Array<string | numbe
   secs('heartbeatTimeout');
   secs('idleTimeout');
   secs('closeTimeout');
+  secs('drainTimeout');
   if (typeof raw.perMessageDeflate === 'boolean') out.perMessageDeflate = raw.perMessageDeflate;
   // A low-water mark nobody set follows a smaller high-water mark down.
   const lowWaterSet = raw.lowWaterMark !== undefined || lowWaterInherited;

@@ -16,6 +16,7 @@ export const sessionOptionsSchema = {
   heartbeatTimeout: seconds,
   idleTimeout: seconds,
   closeTimeout: seconds,
+  drainTimeout: seconds,
 } as const;
 
 export const routeCommonSchema = {

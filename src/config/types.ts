@@ -29,8 +29,10 @@ export interface SessionOptions {
   heartbeatTimeout: number;
   /** Close a session with no data either way for this long, 0 = off. */
   idleTimeout: number;
-  /** How long a close handshake may take before the socket is destroyed. */
+  /** How long a close handshake may take (from when the close frame is with the kernel) before the socket is destroyed. */
   closeTimeout: number;
+  /** A closing session still delivering what was queued is cut once the client takes no bytes for this long. */
+  drainTimeout: number;
 }
 
 export interface RouteConfig extends SessionOptions {
@@ -86,4 +88,7 @@ export const SESSION_DEFAULTS: SessionOptions = {
   heartbeatTimeout: 0, // 0 = twice the heartbeat interval
   idleTimeout: 0,
   closeTimeout: 5000,
+  // A slow link or a client busy for a few seconds must still get the tail; a
+  // peer that takes nothing for a minute is gone (heartbeats find it sooner).
+  drainTimeout: 60_000,
 };

@@ -76,6 +76,7 @@ export function runSession<S>(
         target: session.target || undefined,
         bytesIn: session.bytesIn,
         bytesOut: session.bytesOut,
+        bytesUndelivered: session.bytesUndelivered || undefined,
         messagesIn: session.messagesIn,
         messagesOut: session.messagesOut,
         durationMs: Date.now() - session.startedAt,

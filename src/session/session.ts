@@ -23,6 +23,7 @@ import { SessionClosedError } from './errors.js';
 import { MessageStream } from './message-stream.js';
 import { Liveness } from './liveness.js';
 import { fitCloseReason, isSendableCloseCode } from './close-codes.js';
+import { CloseDeadline } from './close-deadline.js';
 
 export type Payload = Buffer | Uint8Array | string;
 type Outgoing =
@@ -78,7 +79,10 @@ export class Session extends EventEmitter {
   /** What the target lookup said about this session (SQL columns, JWT claims, JSON fields). */
   params: Readonly<Record<string, string>> = NO_PARAMS;
   bytesIn = 0;
+  /** Bytes sent to the client; once closed, only those that reached the kernel. */
   bytesOut = 0;
+  /** Bytes queued for the client that never reached the kernel (the session was cut); 0 otherwise. */
+  bytesUndelivered = 0;
   messagesIn = 0;
   messagesOut = 0;
   lastDataAt = this.startedAt;
@@ -92,8 +96,11 @@ export class Session extends EventEmitter {
   #aboveHighWater = false;
   /** Producers waiting for drain; a stream's waiter counts only the socket once that stream is active. */
   #drainWaiters: Array<{ resolve: () => void; reject: (e: Error) => void; stream: MessageStream | null }> = [];
-  #closeSent: { code: number; reason: string } | null = null;
-  #closeTimer: NodeJS.Timeout | null = null;
+  /** What went out on the wire as our close: a close frame's code, or 1006 when the connection was dropped. */
+  #closeSent: { code: number; reason: string; by?: CloseInfo['by'] } | null = null;
+  #deadline: CloseDeadline | null = null;
+  /** What `ws` still held when the connection was cut (destroying the socket may forget it). */
+  #heldWhenCut: number | null = null;
   #closeInfo: CloseInfo | null = null;
   /** Timers for heartbeat and idle timeout; none when neither is configured. */
   readonly #liveness: Liveness | null;
@@ -193,8 +200,9 @@ export class Session extends EventEmitter {
 
   /**
    * Closes after everything already queued (including an active stream) has
-   * been sent. Idempotent. The socket is destroyed if the close handshake
-   * has not completed within closeTimeout.
+   * been sent. Idempotent. Delivery goes on while the client takes bytes (cut
+   * after drainTimeout without progress); the socket is destroyed if the
+   * close handshake has not completed within closeTimeout of the close frame.
    */
   close(code = 1000, reason = ''): void {
     if (!isSendableCloseCode(code)) throw new RangeError(`close code ${code} may not be sent (RFC 6455 §7.4: 1000-1003, 1007-1014, 3000-4999)`);
@@ -225,6 +233,7 @@ export class Session extends EventEmitter {
     if (this.#state === 'closed') return;
     if (!this.#closeSent) this.#closeSent = { code: 1006, reason };
     this.#beginClosing();
+    this.#heldWhenCut = this.#ws.bufferedAmount;
     this.#ws.terminate();
   }
 
@@ -326,18 +335,33 @@ export class Session extends EventEmitter {
   #sendClose(code: number, reason: string): void {
     this.#closeSent ??= { code, reason };
     this.#ws.close(code, reason);
+    this.#deadline?.check();
   }
 
   #beginClosing(): void {
     if (this.#state !== 'open') return;
     this.#state = 'closing';
     this.#liveness?.stop();
-    this.#closeTimer = setTimeout(() => this.#ws.terminate(), this.#opts.closeTimeout);
-    this.#closeTimer.unref();
+    this.#deadline = new CloseDeadline(
+      {
+        delivered: () => this.bytesOut - this.#ws.bufferedAmount,
+        closeFrameOut: () => this.#closeSent !== null && this.#pending.length === 0 && this.#ws.bufferedAmount === 0,
+        cut: (why) => this.#cut(why),
+      },
+      this.#opts.drainTimeout,
+      this.#opts.closeTimeout,
+    );
     // Producers waiting for the whole session can never send again; a stream may still finish.
     const closed = new SessionClosedError(this.id);
     for (const w of this.#drainWaiters.filter((w) => !w.stream)) w.reject(closed);
     this.#drainWaiters = this.#drainWaiters.filter((w) => w.stream);
+  }
+
+  /** Drops a closing connection, recording what the client really got: no close frame is 1006. */
+  #cut(why: 'no-progress' | 'no-close-answer'): void {
+    if (why === 'no-progress') this.#closeSent = { code: 1006, reason: `client took no data for ${this.#opts.drainTimeout} ms`, by: 'server' };
+    this.#heldWhenCut = this.#ws.bufferedAmount;
+    this.#ws.terminate();
   }
 
   #finish(receivedCode: number, receivedReason: string): void {
@@ -345,11 +369,15 @@ export class Session extends EventEmitter {
     const byClient = !this.#closeSent && receivedCode !== 1006;
     this.#beginClosing();
     this.#state = 'closed';
-    if (this.#closeTimer) clearTimeout(this.#closeTimer);
+    this.#deadline?.stop();
     const sent = this.#closeSent;
     this.#closeInfo = byClient || !sent
       ? { code: receivedCode, reason: receivedReason, by: receivedCode === 1006 ? 'network' : 'client' }
-      : { code: sent.code, reason: sent.reason, by: sent.code === 1006 ? 'network' : 'server' };
+      : { code: sent.code, reason: sent.reason, by: sent.by ?? (sent.code === 1006 ? 'network' : 'server') };
+    // What never left this process (frame headers included, so an upper bound by a few bytes per message).
+    const inWs = Math.min(this.bytesOut, this.#heldWhenCut ?? this.#ws.bufferedAmount);
+    this.bytesOut -= inWs;
+    this.bytesUndelivered = inWs + this.#pendingBytes;
     this.#dropQueued();
     this.emit('close', this.#closeInfo);
   }
