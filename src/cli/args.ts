@@ -37,6 +37,9 @@ const FIELD_TO_OPTION: Record<string, string> = {
   web: '--web',
   workers: '--workers',
   maxSessions: '--max-sessions',
+  handshakeTimeout: '--handshake-timeout',
+  maxPendingConnections: '--max-pending-connections',
+  maxHeaderSize: '--max-header-size',
 };
 
 /** Parsed option values, by long name (see OPTIONS). */
@@ -127,6 +130,9 @@ function websockifyForm(v: Values, positionals: string[], logLevel: string | und
     logLevel,
     workers: workersArg(v.workers as string | undefined),
     maxSessions: num('max-sessions'),
+    handshakeTimeout: num('handshake-timeout'),
+    maxPendingConnections: num('max-pending-connections'),
+    maxHeaderSize: v['max-header-size'],
     // In the config file "novnc" names the client; on the command line --web is always a directory, as in websockify.
     web: v.novnc ? 'novnc' : v.web === 'novnc' ? './novnc' : v.web,
     defaults,

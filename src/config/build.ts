@@ -9,7 +9,7 @@ import { validateAgainst } from './validate.js';
 import { configError, type Locator } from './errors.js';
 import { ConfigValueError, parseSeconds, parseSize } from './units.js';
 import { parseHostPort } from './host-port.js';
-import { SESSION_DEFAULTS, type GatewayConfig, type ListenAddress, type RouteConfig, type SessionOptions, type WebConfig } from './types.js';
+import { HANDSHAKE_DEFAULTS, SESSION_DEFAULTS, type GatewayConfig, type ListenAddress, type RouteConfig, type SessionOptions, type WebConfig } from './types.js';
 
 type Raw = Record<string, unknown>;
 
@@ -58,6 +58,9 @@ export function buildConfig(raw: unknown, locate: Locator, baseDir: string): Gat
     logLevel: (r.logLevel as string | undefined) ?? (r.traffic === true ? 'trace' : 'info'),
     workers: resolveWorkers(r.workers as number | 'auto' | undefined),
     maxSessions: (r.maxSessions as number | undefined) ?? 0,
+    handshakeTimeout: r.handshakeTimeout === undefined ? HANDSHAKE_DEFAULTS.timeout : parseSeconds(r.handshakeTimeout),
+    maxPendingConnections: (r.maxPendingConnections as number | undefined) ?? HANDSHAKE_DEFAULTS.maxPending,
+    maxHeaderSize: r.maxHeaderSize === undefined ? HANDSHAKE_DEFAULTS.maxHeaderSize : convert(['maxHeaderSize'], r.maxHeaderSize, parseSize),
     routes,
     web: webConfig(r.web as string | undefined, baseDir, locate),
     baseDir,

@@ -47,6 +47,9 @@ export const configSchema = {
     traffic: { type: 'boolean' },
     workers: { anyOf: [{ type: 'integer', minimum: 1, maximum: 256 }, { const: 'auto' }] },
     maxSessions: { type: 'integer', minimum: 1 },
+    handshakeTimeout: { type: 'number', exclusiveMinimum: 0 },
+    maxPendingConnections: { type: 'integer', minimum: 1 },
+    maxHeaderSize: size,
     web: { type: 'string', minLength: 1 },
     defaults: { type: 'object', additionalProperties: false, properties: sessionOptionsSchema },
     routes: {

@@ -70,6 +70,12 @@ export interface GatewayConfig {
   workers: number;
   /** Most sessions open at once across all workers, 0 = no limit; more are refused with 503. */
   maxSessions: number;
+  /** A connection whose HTTP request has not fully arrived by then is answered 408 and closed. */
+  handshakeTimeout: number;
+  /** Most connections waiting for their HTTP request at once; past that the oldest is dropped. */
+  maxPendingConnections: number;
+  /** Largest HTTP request head accepted (431 otherwise). */
+  maxHeaderSize: number;
   /** Static files on the listening port (websockify --web), or null for none. */
   web: WebConfig | null;
   /** Directory that relative module paths are resolved against. */
@@ -78,6 +84,16 @@ export interface GatewayConfig {
 
 /** A directory to serve, or the installed noVNC client (`web: novnc`, `--novnc`). */
 export type WebConfig = { kind: 'directory'; root: string } | { kind: 'novnc' };
+
+/** Bounds on connections before they become sessions. */
+export const HANDSHAKE_DEFAULTS = {
+  // Browsers send the whole upgrade request at once; seconds are plenty even on slow links.
+  timeout: 10_000,
+  // Far below the usual fd limits, so waiting connections cannot starve sessions of descriptors.
+  maxPending: 1024,
+  // Node's default: enough for long cookies and JWTs.
+  maxHeaderSize: 16 * 1024,
+};
 
 export const SESSION_DEFAULTS: SessionOptions = {
   maxMessageSize: 32 * 1024 * 1024, // the original module's default

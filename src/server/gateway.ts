@@ -11,6 +11,8 @@ import { RouteTable, ServedRoute } from './route-table.js';
 import { handleUpgrade, requestUrl } from './upgrade.js';
 import { answer } from './http-answers.js';
 import { createListener, listenOn } from './listener.js';
+import { ConnectionGuard, clientErrorStatus } from './connection-guard.js';
+import { refuseUpgrade } from './http-answers.js';
 import { StaticFiles } from './static-files.js';
 import { novncStaticFiles } from './novnc.js';
 import { LoopMonitor } from '../observability/loop-stats.js';
@@ -74,21 +76,28 @@ export class Gateway {
     if (web) this.#web = web.kind === 'novnc' ? novncStaticFiles() : new StaticFiles(web.root);
     const admission = this.#processes?.admission ?? localAdmission(this.#config.maxSessions);
     if (this.#config.metricsPath) this.#metrics = await GatewayMetrics.create(this.registry, this.#config.routes.map((r) => r.path));
+    const guard = new ConnectionGuard(this.#config.maxPendingConnections, this.#log);
     const env = { routes: this.#routes, registry: this.registry, log: this.#log, stopping: () => this.#stopping, admission, metrics: this.#metrics };
     const addresses: AddressInfo[] = [];
     for (const addr of this.#config.listen) {
-      const server = createListener(this.#config.tls, this.#log);
+      const server = createListener(this.#config.tls, this.#config, this.#log);
+      // With TLS, the HTTP layer sees the TLS socket; the TLS handshake has its own timeout.
+      server.on(this.#config.tls ? 'secureConnection' : 'connection', (socket: Socket) => guard.admit(socket));
       server.on('request', (req, res) => this.#onRequest(req, res));
       server.on('upgrade', (req, socket, head) => {
+        guard.settled(socket as Socket);
         handleUpgrade(env, req, socket, head).catch((err) => {
           this.#log.error({ err }, 'upgrade failed');
           socket.destroy();
         });
       });
+      // A request that is malformed, too large or too slow: answered if the socket can still
+      // take it, and destroyed either way (end() alone waits for a FIN a silent client never sends).
       server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
-        this.#log.info({ remote: (socket as Socket).remoteAddress, err: err.code ?? err.message }, 'malformed HTTP request');
-        if (socket.writable && err.code !== 'ECONNRESET') socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
-        else socket.destroy();
+        const status = clientErrorStatus(err.code);
+        this.#log.info({ remote: (socket as Socket).remoteAddress, status, err: err.code ?? err.message }, 'bad or slow HTTP request');
+        if (err.code === 'ECONNRESET') socket.destroy();
+        else refuseUpgrade(socket, status);
       });
       this.#servers.push(server);
       if (!listen) {
@@ -99,6 +108,8 @@ export class Gateway {
         continue;
       }
       await listenOn(server, addr);
+      // Accept errors (ENFILE; EMFILE when libuv cannot shed the connection) must not crash the process.
+      server.on('error', (err: NodeJS.ErrnoException) => this.#log.warn({ err: err.code ?? err.message }, 'accepting a connection failed'));
       addresses.push(server.address() as AddressInfo);
       this.#log.info({ address: server.address(), tls: tlsMode(this.#config) }, 'listening');
     }

@@ -25,9 +25,26 @@ export function listenOn(server: Server, addr: ListenAddress): Promise<void> {
   });
 }
 
-export function createListener(tls: TlsConfig | undefined, log: Logger): http.Server {
-  const options: http.ServerOptions = { noDelay: true, keepAlive: false };
-  if (!tls) return http.createServer(options);
+/** How a listener bounds requests (from GatewayConfig). */
+export interface RequestBounds {
+  handshakeTimeout: number;
+  maxHeaderSize: number;
+}
+
+export function createListener(tls: TlsConfig | undefined, bounds: RequestBounds, log: Logger): http.Server {
+  const options: http.ServerOptions = {
+    noDelay: true,
+    maxHeaderSize: bounds.maxHeaderSize,
+    // Node checks its request timers on this interval (default 30 s, which let a
+    // 10 s timeout run to 40 s); one pass over the waiting connections is cheap.
+    connectionsCheckingInterval: Math.min(1000, bounds.handshakeTimeout),
+  };
+  const bound = (server: http.Server): http.Server => {
+    server.headersTimeout = bounds.handshakeTimeout;
+    server.requestTimeout = bounds.handshakeTimeout;
+    return server;
+  };
+  if (!tls) return bound(http.createServer(options));
   const read = (file: string, what: string) => {
     try {
       return readFileSync(file);
@@ -35,7 +52,7 @@ export function createListener(tls: TlsConfig | undefined, log: Logger): http.Se
       throw new ConfigError(`tls.${what}: cannot read ${file}: ${(e as Error).message}`);
     }
   };
-  const server = https.createServer({ ...options, cert: read(tls.cert, 'cert'), key: read(tls.key, 'key') });
+  const server = https.createServer({ ...options, cert: read(tls.cert, 'cert'), key: read(tls.key, 'key'), handshakeTimeout: bounds.handshakeTimeout });
   server.on('tlsClientError', (err, socket) => log.info({ remote: socket.remoteAddress, err: err.message }, 'TLS handshake failed'));
-  return server as unknown as http.Server;
+  return bound(server as unknown as http.Server);
 }
