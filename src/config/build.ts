@@ -60,7 +60,7 @@ export function buildConfig(raw: unknown, locate: Locator, baseDir: string): Gat
     maxSessions: (r.maxSessions as number | undefined) ?? 0,
     handshakeTimeout: r.handshakeTimeout === undefined ? HANDSHAKE_DEFAULTS.timeout : parseSeconds(r.handshakeTimeout),
     maxPendingConnections: (r.maxPendingConnections as number | undefined) ?? HANDSHAKE_DEFAULTS.maxPending,
-    maxHeaderSize: r.maxHeaderSize === undefined ? HANDSHAKE_DEFAULTS.maxHeaderSize : convert(['maxHeaderSize'], r.maxHeaderSize, parseSize),
+    maxHeaderSize: r.maxHeaderSize === undefined ? HANDSHAKE_DEFAULTS.maxHeaderSize : convert(['maxHeaderSize'], r.maxHeaderSize, (v) => sizeWithin(parseSize(v), HEADER_SIZE_RANGE)),
     routes,
     web: webConfig(r.web as string | undefined, baseDir, locate),
     baseDir,
@@ -110,11 +110,34 @@ function converter(locate: Locator): Convert {
   };
 }
 
+/** Node's HTTP parser needs room for a request line; it keeps the limit as a 32-bit integer. */
+const HEADER_SIZE_RANGE: SizeRange = { min: 1024, max: 2 ** 31 - 1, why: 'an HTTP request head needs some room, and Node holds the limit as a 32-bit integer' };
+
+/** What the layer below each size can hold; outside it a value would silently mean something else. */
+const SIZE_RANGES = {
+  // `ws` keeps maxPayload as a 32-bit signed integer: 2 GiB and more wrap round
+  // (4 GiB became 0, which `ws` reads as "no limit"), and 0 itself means no limit.
+  maxMessageSize: { min: 1, max: 2 ** 31 - 1, why: 'the WebSocket layer holds it as a 32-bit signed integer, and 0 would mean no limit' },
+  highWaterMark: { min: 1, max: Number.MAX_SAFE_INTEGER, why: 'a queue must be able to hold one byte' },
+  lowWaterMark: { min: 0, max: Number.MAX_SAFE_INTEGER, why: 'byte counts are exact only up to 2^53' },
+};
+
+interface SizeRange {
+  min: number;
+  max: number;
+  why: string;
+}
+
+export function sizeWithin(bytes: number, range: SizeRange): number {
+  if (bytes < range.min || bytes > range.max) throw new ConfigValueError(`must be between ${range.min} and ${range.max} bytes: ${range.why} (got ${bytes})`);
+  return bytes;
+}
+
 function sessionOptions(base: SessionOptions, raw: Raw, at: Array<string | number>, locate: Locator, lowWaterInherited: boolean): SessionOptions {
   const convert = converter(locate);
   const out = { ...base };
-  const size = (k: 'maxMessageSize' | 'highWaterMark' | 'lowWaterMark') => {
-    if (raw[k] !== undefined) out[k] = convert([...at, k], raw[k], parseSize);
+  const size = (k: keyof typeof SIZE_RANGES) => {
+    if (raw[k] !== undefined) out[k] = convert([...at, k], raw[k], (v) => sizeWithin(parseSize(v), SIZE_RANGES[k]));
   };
   const secs = (k: 'heartbeat' | 'heartbeatTimeout' | 'idleTimeout' | 'closeTimeout' | 'drainTimeout') => {
     if (raw[k] !== undefined) out[k] = convert([...at, k], raw[k], parseSeconds);
