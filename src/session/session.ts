@@ -22,7 +22,7 @@ import { Fifo } from './outbound-queue.js';
 import { SessionClosedError } from './errors.js';
 import { MessageStream } from './message-stream.js';
 import { Liveness } from './liveness.js';
-import { fitCloseReason, isSendableCloseCode } from './close-codes.js';
+import { closeCodeForWsError, fitCloseReason, isSendableCloseCode } from './close-codes.js';
 import { CloseDeadline } from './close-deadline.js';
 
 export type Payload = Buffer | Uint8Array | string;
@@ -64,11 +64,6 @@ export declare interface Session {
 // wrapper and a state object per listener for the life of every session.
 
 const NO_PARAMS: Readonly<Record<string, string>> = Object.freeze({});
-
-const WS_ERROR_CLOSE_CODES: Record<string, number> = {
-  WS_ERR_UNSUPPORTED_MESSAGE_LENGTH: 1009,
-  WS_ERR_INVALID_UTF8: 1007,
-};
 
 export class Session extends EventEmitter {
   readonly id = randomBytes(6).toString('base64url');
@@ -119,7 +114,7 @@ export class Session extends EventEmitter {
     });
     ws.on('error', (err: Error & { code?: string }) => {
       // `ws` has already sent the matching close frame (1002/1007/1009) or will drop the socket.
-      if (!this.#closeSent) this.#closeSent = { code: WS_ERROR_CLOSE_CODES[err.code ?? ''] ?? 1002, reason: err.message };
+      if (!this.#closeSent) this.#closeSent = { code: closeCodeForWsError(err.code), reason: err.message };
       this.#beginClosing();
     });
     ws.on('close', (code: number, reason: Buffer) => this.#finish(code, reason.toString()));
