@@ -203,9 +203,15 @@ export class Gateway {
 
   /**
    * Stops accepting, lets sessions run for up to `graceMs`, closes the rest
-   * with 1001, and resolves once every session has ended.
+   * with 1001, and resolves once every session has ended. A closing session
+   * first delivers what it had queued, as any close does (cut when its client
+   * takes no bytes for drainTimeout), then has closeTimeout for the handshake;
+   * the stop waits for that, at most drainTimeout + closeTimeout, so that a
+   * slow link loses nothing to the stop. A second stop(0) (a second signal)
+   * cuts what is left at once.
    */
   async stop(graceMs = this.#config.gracePeriod): Promise<void> {
+    const hurry = this.#stopping && graceMs === 0;
     if (!this.#stopping) {
       this.#stopping = true;
       this.#log.info({ sessions: this.registry.size, graceMs }, 'stopping');
@@ -216,8 +222,10 @@ export class Gateway {
     }
     await this.#whenEmpty(graceMs);
     for (const session of this.registry) session.close(1001, 'server shutting down');
-    const closeTimeout = Math.max(0, ...this.#config.routes.map((r) => r.closeTimeout));
-    await this.#whenEmpty(closeTimeout + 1000);
+    const closingLimit = Math.max(0, ...this.#config.routes.map((r) => r.drainTimeout + r.closeTimeout));
+    await this.#whenEmpty(hurry ? 0 : closingLimit);
+    // Cut through the session, so that its log line says 1006 and what was not delivered.
+    for (const session of this.registry) session.terminate(hurry ? 'stopped by a second signal' : `still closing ${closingLimit} ms after the stop`);
     for (const server of this.#servers) server.closeAllConnections();
     // Handlers release what they started (worker threads), so nothing outlives the stop.
     this.#loop.stop();
