@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { WebSocket } from 'ws';
-import { startBackend, spawnCli, pseudoRandom } from './helpers.js';
+import { startBackend, spawnCli, pseudoRandom } from './support/index.js';
 import { until } from './support/until.js';
 
 const MiB = 1024 * 1024;
@@ -69,7 +69,7 @@ test('a client that stops reading for longer than the close timeout still gets e
   assert.equal(received.length, STREAM.length, 'bytes received');
   assert.ok(received.equals(STREAM), 'the stream arrives intact');
   assert.equal(code, 1000);
-  await until(() => closedLine(gw.output()) !== undefined, 5000, 'the session closed line');
+  await until(() => closedLine(gw.output()) !== undefined, { timeoutMs: 5000, what: 'the session closed line' });
   const line = closedLine(gw.output())!;
   assert.equal(line.code, 1000);
   assert.ok(Math.abs(line.bytesOut - ENCODED) < 64 * 1024, `bytesOut ${line.bytesOut} ~ ${ENCODED} (base64 padded per read)`);
@@ -85,7 +85,7 @@ test('a client that takes no bytes for the drain timeout is cut, and the log say
   assert.ok(received.length < STREAM.length, `only part arrived (${received.length})`);
   assert.ok(STREAM.subarray(0, received.length).equals(received), 'what arrived is a correct prefix');
   assert.equal(code, 1006);
-  await until(() => closedLine(gw.output()) !== undefined, 5000, 'the session closed line');
+  await until(() => closedLine(gw.output()) !== undefined, { timeoutMs: 5000, what: 'the session closed line' });
   const line = closedLine(gw.output())!;
   assert.equal(line.code, 1006, 'the code on the wire: no close frame reached the client');
   assert.equal(line.closedBy, 'server');

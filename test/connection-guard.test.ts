@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import { once } from 'node:events';
 import { execFileSync } from 'node:child_process';
-import { connect, rawRequest, spawnCli, startBackend } from './helpers.js';
+import { connect, rawRequest, spawnCli, startBackend } from './support/index.js';
 
 /** Opens a TCP connection that sends nothing; resolves once connected. Records what it received and when it closed. */
 async function silent(port: number): Promise<{ socket: net.Socket; received: () => string; closedAt: Promise<number> }> {

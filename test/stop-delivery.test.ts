@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { WebSocket } from 'ws';
-import { startBackend, spawnCli, pseudoRandom } from './helpers.js';
+import { startBackend, spawnCli, pseudoRandom } from './support/index.js';
 
 const MiB = 1024 * 1024;
 

@@ -3,12 +3,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { writeFile, mkdtemp, rm } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
+import type { TestContext } from 'node:test';
 import { createRequire } from 'node:module';
-import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { WS_ERROR_CLOSE_CODES } from '../src/session/close-codes.js';
-import { encodeFrame, rawWebSocket, spawnCli } from './helpers.js';
+import { encodeFrame, rawWebSocket, spawnCli, tempDir } from './support/index.js';
 import { until } from './support/until.js';
 
 test('the table names every error ws can close with, with its code (read from ws itself)', () => {
@@ -22,8 +22,8 @@ test('the table names every error ws can close with, with its code (read from ws
   assert.deepEqual({ ...WS_ERROR_CLOSE_CODES }, fromWs);
 });
 
-async function echoGateway() {
-  const dir = await mkdtemp(join(tmpdir(), 'wsgate-wserr-'));
+async function echoGateway(t: TestContext) {
+  const dir = tempDir(t, 'wserr');
   const file = join(dir, 'gw.yaml');
   await writeFile(file, 'listen: 127.0.0.1:0\nroutes:\n  - path: /echo\n    handler: echo\n');
   const cli = await spawnCli(['--config', file]);
@@ -33,7 +33,6 @@ async function echoGateway() {
     stop: async () => {
       cli.child.kill('SIGTERM');
       await cli.exited;
-      await rm(dir, { recursive: true, force: true });
     },
   };
 }
@@ -45,13 +44,13 @@ async function closeCodes(gw: Awaited<ReturnType<typeof echoGateway>>, bytes: Bu
   let frame = await ws.nextFrame();
   while (frame.opcode !== 8) frame = await ws.nextFrame();
   ws.socket.destroy();
-  await until(() => gw.output().split('"msg":"session closed"').length > before, 5000, 'the session closed line');
+  await until(() => gw.output().split('"msg":"session closed"').length > before, { timeoutMs: 5000, what: 'the session closed line' });
   const line = gw.output().split('\n').filter((l) => l.includes('"msg":"session closed"')).at(-1)!;
   return { wire: frame.payload.readUInt16BE(0), logged: (JSON.parse(line) as { code: number }).code };
 }
 
 test('too many fragments: 1008 on the wire and in the log', async (t) => {
-  const gw = await echoGateway();
+  const gw = await echoGateway(t);
   t.after(gw.stop);
   const frames = [encodeFrame(1, 'a', { fin: false })];
   for (let i = 0; i < 16_384; i++) frames.push(encodeFrame(0, 'a', { fin: false }));
@@ -60,7 +59,7 @@ test('too many fragments: 1008 on the wire and in the log', async (t) => {
 });
 
 test('a frame length over 2^53 - 1: 1009 on the wire and in the log', async (t) => {
-  const gw = await echoGateway();
+  const gw = await echoGateway(t);
   t.after(gw.stop);
   // FIN + binary, MASK + 127, then a 64-bit length of 2^53, then the mask key.
   const head = Buffer.from([0x82, 0xff, 0x00, 0x20, 0, 0, 0, 0, 0, 0, 1, 2, 3, 4]);

@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { buildConfig } from '../../src/config/build.js';
 import { ConfigError } from '../../src/config/errors.js';
-import { runCli } from '../helpers.js';
+import { runCli } from '../support/index.js';
 
 const build = (defaults: Record<string, unknown>, top: Record<string, unknown> = {}) =>
   buildConfig({ listen: '127.0.0.1:0', defaults, routes: [{ path: '/e', handler: 'echo' }], ...top }, () => undefined, process.cwd());
