@@ -12,6 +12,8 @@ import { chooseSubprotocol, type Encoding } from '../proxy/codec.js';
 import { lookupService } from '../proxy/services.js';
 import { relay, type Relay } from '../proxy/relay.js';
 import { TokenTargets, tokenSchema, type ResolverBlock, type TokenOptions } from '../proxy/token-targets.js';
+import { ClusterHandoff, type PreparedHandoff } from '../proxy/cluster-handoff/gateway-side.js';
+import { HandoffError } from '../proxy/cluster-handoff/frame.js';
 
 interface TcpProxyOptions {
   target?: string;
@@ -24,6 +26,7 @@ interface TcpProxyOptions {
   token?: TokenOptions;
   resolver?: ResolverBlock;
   allow?: string[];
+  clusterHandoff?: unknown;
 }
 
 interface ProxyState {
@@ -48,6 +51,7 @@ export const createTcpProxy: HandlerFactory = async (ctx) => {
       token: tokenSchema,
       resolver: { type: 'object' },
       allow: { type: 'array', items: { type: 'string' } },
+      clusterHandoff: { type: 'object' },
     },
   });
   // With a resolver the token picks the target; the fixed target is the default otherwise.
@@ -55,6 +59,9 @@ export const createTcpProxy: HandlerFactory = async (ctx) => {
   if (tokens && (opts.target !== undefined || opts.unixTarget !== undefined)) ctx.invalid('resolver', 'give either a resolver or a fixed target, not both');
   if (!tokens && (opts.token || opts.allow)) ctx.invalid(opts.token ? 'token' : 'allow', 'only applies with a resolver');
   const fixed = tokens ? null : resolveTarget(opts, ctx.invalid);
+  // The key and the node's parameters come from the lookup, so a hand-off needs a resolver.
+  if (opts.clusterHandoff !== undefined && !tokens) ctx.invalid('clusterHandoff', 'needs a resolver (the key and the node come from the lookup)');
+  const handoff = opts.clusterHandoff === undefined ? null : ClusterHandoff.fromRoute(ctx, opts.clusterHandoff);
   const accepted = opts.subprotocols ?? ['binary', 'base64'];
   const dialOptions = {
     timeoutMs: parseSeconds(opts.connectTimeout ?? 30),
@@ -70,18 +77,24 @@ export const createTcpProxy: HandlerFactory = async (ctx) => {
       let target = fixed;
       let token: string | undefined;
       let params: Record<string, string> | undefined;
+      let prepared: PreparedHandoff | undefined;
       if (tokens) {
         const found = await tokens.lookup(c);
         if (!found.ok) return refuse(found.status, found.reason);
         target = { host: found.target.host, port: found.target.port };
         token = found.token;
         params = found.target.params;
+        const ready = handoff?.prepare(found.token, found.target.params, c.log);
+        if (ready && !ready.ok) return refuse(403, ready.reason);
+        prepared = ready?.handoff;
       }
       try {
         const backend = await dial(target!, { ...dialOptions, signal: c.signal });
+        await prepared?.perform(backend, dialOptions.timeoutMs, c.signal);
         return accept({ backend, encoding: choice.encoding, token, relay: null }, { protocol: choice.protocol, target: describeTarget(target!), params });
       } catch (e) {
         if (e instanceof DialError) return refuse(e.httpStatus, e.message);
+        if (e instanceof HandoffError) return refuse(502, e.message);
         throw e;
       }
     },

@@ -96,6 +96,17 @@ export class BackendReader {
     this.#update();
   }
 
+  /**
+   * Takes the consumer away (a protocol exchange before the relay, such as
+   * the cluster hand-off, is done): reading pauses, and `unread` (bytes the
+   * consumer took but did not use) goes first to the next consumer.
+   */
+  detach(unread?: Buffer): void {
+    this.#consumer = null;
+    if (unread && unread.length > 0) this.#early.unshift(unread);
+    this.#update();
+  }
+
   /** Stops reading until unhold(); for backpressure from the consumer's side. */
   hold(): void {
     this.#held = true;
