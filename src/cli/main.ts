@@ -22,6 +22,8 @@ export function version(): string {
 export async function main(argv: string[]): Promise<number> {
   // `wsgate tokens ...` manages the built-in tokens table; loaded only when used.
   if (argv[0] === 'tokens') return (await import('./tokens-command.js')).runTokensCommand(argv.slice(1));
+  // `wsgate cluster-proxy ...` runs the far end of the cluster hand-off instead of a gateway.
+  if (argv[0] === 'cluster-proxy') return (await import('./cluster-proxy-command.js')).runClusterProxyCommand(argv.slice(1));
   let command;
   try {
     command = parseCommandLine(argv);

@@ -7,6 +7,12 @@ import { buildConfig } from './build.js';
 import type { GatewayConfig } from './types.js';
 
 export function loadConfigFile(file: string): GatewayConfig {
+  const { value, locate, baseDir } = readYamlFile(file);
+  return buildConfig(value, locate, baseDir);
+}
+
+/** A YAML file's value, a locator of its fields' lines, and its folder (relative paths in it start there). */
+export function readYamlFile(file: string): { value: unknown; locate: Locator; baseDir: string } {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
@@ -28,5 +34,5 @@ export function loadConfigFile(file: string): GatewayConfig {
     }
     return file;
   };
-  return buildConfig(doc.toJS(), locate, dirname(resolve(file)));
+  return { value: doc.toJS(), locate, baseDir: dirname(resolve(file)) };
 }
