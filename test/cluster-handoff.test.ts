@@ -168,8 +168,8 @@ test('the cluster proxy refuses tampering, a wrong secret, a replayed nonce, sta
   const recorded = encodeV2Document({ timestamp: now(), key: 'k', params }, secret, first.nonce);
   first.socket.destroy();
   await refusedV2(() => recorded, 1, /MAC mismatch/);
-  await refusedV2((n) => encodeV2Document({ timestamp: now() - 120, key: 'k', params }, secret, n), 1, /120 s old/);
-  await refusedV2((n) => encodeV2Document({ timestamp: now() + 120, key: 'k', params }, secret, n), 1, /120 s ahead/);
+  await refusedV2((n) => encodeV2Document({ timestamp: now() - 120, key: 'k', params }, secret, n), 1, /\b1[12][0-9] s old/);
+  await refusedV2((n) => encodeV2Document({ timestamp: now() + 120, key: 'k', params }, secret, n), 1, /\b1[12][0-9] s ahead/);
 
   // v1 tampering: the proxy just closes (version 1 has no result).
   const refusedRaw = async (bytes: (nonce: Buffer) => Buffer, expected: RegExp, end = false) => {
