@@ -87,7 +87,8 @@ export async function runClusterProxyCommand(argv: string[], io: Io = stdio): Pr
     }
     config = configFrom(v);
   } catch (e) {
-    if (!(e instanceof ConfigError) && !(e instanceof TypeError)) throw e;
+    const parseError = String((e as { code?: unknown }).code).startsWith('ERR_PARSE_ARGS');
+    if (!(e instanceof ConfigError) && !parseError) throw e;
     io.err(`wsgate cluster-proxy: ${(e as Error).message}\n(wsgate cluster-proxy --help lists the options)\n`);
     return 2;
   }
