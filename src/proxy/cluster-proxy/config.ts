@@ -4,7 +4,8 @@
 import { isIP } from 'node:net';
 import { resolve } from 'node:path';
 import { configError, type Locator } from '../../config/errors.js';
-import { ConfigValueError, parseHostPort, parseSeconds } from '../../config/units.js';
+import { ConfigValueError, parseSeconds } from '../../config/units.js';
+import { parseHostPort } from '../../config/host-port.js';
 import { validateAgainst } from '../../config/validate.js';
 import { loadSecret, type Secret } from '../cluster-handoff/secret.js';
 import { TargetPolicy } from '../target-policy.js';

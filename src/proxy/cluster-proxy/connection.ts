@@ -5,6 +5,7 @@
 // only as a fingerprint, the secret never); a version 2 gateway also gets
 // the reason in a result frame once its whole document has been read.
 import net, { type Socket } from 'node:net';
+import { formatHostPort } from '../../config/host-port.js';
 import { fingerprint, type Logger } from '../../observability/logger.js';
 import { FrameCollector, GATEWAY_MAGIC, MAX_PAYLOAD, type Frame } from '../cluster-handoff/frame.js';
 import { encodeGreeting, HandoffRefusal, newNonce, verifyDocument, type Verified } from '../cluster-handoff/proxy-side.js';
@@ -72,7 +73,7 @@ export function serveConnection(gateway: Socket, config: ClusterProxyConfig, log
     const who = { version: verified.version, key: fingerprint(verified.key) };
     const node = nodeOf(verified, config);
     if (typeof node === 'string') return refuse(node, who, v2 ? RESULT.forbidden : undefined);
-    const nodeName = node.host.includes(':') ? `[${node.host}]:${node.port}` : `${node.host}:${node.port}`;
+    const nodeName = formatHostPort(node.host, node.port);
     if (!config.allow.allows(node.host, node.port)) return refuse(`node ${nodeName} is outside the allowlist`, who, v2 ? RESULT.forbidden : undefined);
 
     const socket = net.connect({ host: node.host, port: node.port, localAddress: config.localAddress, allowHalfOpen: true, noDelay: true });
@@ -99,7 +100,7 @@ export function serveConnection(gateway: Socket, config: ClusterProxyConfig, log
       socket.removeAllListeners('error');
       if (config.keepAliveMs > 0) socket.setKeepAlive(true, config.keepAliveMs);
       if (v2) gateway.write(encodeResult(RESULT.ok, 'connected'));
-      const local = `${socket.localAddress}:${socket.localPort}`;
+      const local = formatHostPort(socket.localAddress!, socket.localPort!);
       log.info({ ...fields, ...who, node: nodeName, local }, 'connection open');
       splice(gateway, socket, (end) => {
         log.info({ ...fields, ...who, node: nodeName, toNode: end.toNode, fromNode: end.fromNode, durationMs: Date.now() - started, ...(end.error ? { error: end.error } : {}) }, 'connection closed');
