@@ -95,26 +95,32 @@ export async function runClusterProxyCommand(argv: string[], io: Io = stdio): Pr
 
   const log = createLogger(config.logLevel).child({ role: 'cluster-proxy' });
   const proxy = new ClusterProxy(config, log);
+  // Signals are watched before the "listening" line, which callers may act on at once.
+  let stopping = false;
+  let stopped!: (code: number) => void;
+  const done = new Promise<number>((resolve) => (stopped = resolve));
+  const stop = (why: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ why, connections: proxy.connections }, 'shutting down');
+    void proxy.stop().then(() => {
+      log.info('stopped');
+      stopped(0);
+    });
+  };
+  const onInt = () => stop('SIGINT');
+  const onTerm = () => stop('SIGTERM');
+  process.on('SIGINT', onInt);
+  process.on('SIGTERM', onTerm);
   try {
     await proxy.start();
   } catch (e) {
+    process.removeListener('SIGINT', onInt);
+    process.removeListener('SIGTERM', onTerm);
     io.err(`wsgate cluster-proxy: cannot listen: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}\n`);
     return 1;
   }
-  return new Promise<number>((resolve) => {
-    let stopping = false;
-    const stop = (why: string) => {
-      if (stopping) return;
-      stopping = true;
-      log.info({ why, connections: proxy.connections }, 'shutting down');
-      void proxy.stop().then(() => {
-        log.info('stopped');
-        resolve(0);
-      });
-    };
-    process.on('SIGINT', () => stop('SIGINT'));
-    process.on('SIGTERM', () => stop('SIGTERM'));
-  });
+  return done;
 }
 
 /** The file's fields (if --config), with every flag given written over them. */
