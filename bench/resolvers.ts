@@ -136,7 +136,7 @@ export async function resolverSetupRates(quick: boolean): Promise<ResolverRate[]
   return out;
 }
 
-async function waitUntilServing(url: string): Promise<void> {
+export async function waitUntilServing(url: string): Promise<void> {
   const t0 = nowNs();
   for (;;) {
     try {
@@ -162,7 +162,8 @@ async function oneSession(url: string): Promise<void> {
   }
 }
 
-async function setupRate(url: string, total: number, budgetS: number): Promise<number> {
+/** Sessions per second, 8 in parallel, each: connect, first byte, close; stops after `budgetS`. */
+export async function setupRate(url: string, total: number, budgetS: number): Promise<number> {
   const t0 = nowNs();
   let done = 0;
   await pool(Array.from({ length: total }), 8, async () => {

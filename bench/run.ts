@@ -1,6 +1,6 @@
 // Benchmark entry point: runs wsgate, websockify and the floor relay side by
 // side, interleaved by round, and prints medians and ratios.
-// Usage: node dist/bench/run.js [--quick] [--rounds=N] [--only=echo,setup,resolvers] [--gateways=wsgate,floor]
+// Usage: node dist/bench/run.js [--quick] [--rounds=N] [--only=echo,setup,resolvers,cluster] [--gateways=wsgate,floor]
 //        [--wsgate-args="--workers auto"] [--baseline=DIR]
 // (--only/--gateways/--rounds are for iterating on one scenario; the default is the full comparison;
 // --wsgate-args appends options to every wsgate start, after any a scenario sets itself;
@@ -31,6 +31,7 @@ import { echo } from './scenarios/echo.js';
 import { idleSessions, setupRate, websockifyIdleCap } from './scenarios/sessions.js';
 import { closeAfterLastByte, tcpToWs, wsToTcp } from './scenarios/throughput.js';
 import { renderResolverRates, resolverSetupRates } from './resolvers.js';
+import { clusterRates, renderClusterRates } from './cluster.js';
 import { Scope, TimeoutError, freePort, log, sleep, withTimeout } from './util.js';
 
 const arg = (name: string): string | undefined =>
@@ -193,6 +194,9 @@ async function main(): Promise<void> {
   // Issue 3: what a token lookup costs per session, through each store.
   const resolverRates = !only || only.includes('resolvers') ? await resolverSetupRates(quick) : [];
   if (resolverRates.length) process.stdout.write(renderResolverRates(resolverRates));
+  // The cluster hand-off: setup and throughput through gateway + cluster proxy vs the gateway alone.
+  const cluster = !only || only.includes('cluster') ? await clusterRates(quick) : null;
+  if (cluster) process.stdout.write(renderClusterRates(cluster));
 
   const dir = `${REPO_ROOT}bench/results`;
   mkdirSync(dir, { recursive: true });
@@ -206,6 +210,7 @@ async function main(): Promise<void> {
     host: { loadavgAtStart: load, cpus: os.cpus().length, cpu: os.cpus()[0]?.model, node: process.version, websockify: websockifyVersion() },
     notes,
     resolverSetupRates: resolverRates,
+    cluster,
     metrics: rows.map((s) => ({
       ...s.metric,
       medians: Object.fromEntries(Object.entries(s.cells).map(([g, c]) => [g, c.median])),
