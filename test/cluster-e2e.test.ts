@@ -7,7 +7,7 @@ import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { WebSocket } from 'ws';
-import { byteStream, closed, drained, hashSink, seededSizes, sessionsDrained, spawnCli, startBackend, startGateway, pseudoRandom } from './helpers.js';
+import { byteStream, closed, drained, hashSink, seededSizes, sessionsDrained, spawnCli, startBackend, startGateway, pseudoRandom } from './support/index.js';
 import { echoNode, vncDatabase, workdir } from './support/cluster.js';
 
 const MiB = 1024 * 1024;

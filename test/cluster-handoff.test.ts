@@ -7,15 +7,15 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { once } from 'node:events';
+import { readFileSync, writeFileSync } from 'node:fs';
+import Database from 'better-sqlite3';
 import { WebSocket } from 'ws';
-import { closed, connect, handshakeStatus, spawnCli } from './helpers.js';
-import { until } from './support/until.js';
+import { closed, connect, handshakeStatus, spawnCli, until } from './support/index.js';
 import { SECRET, echoNode, logLines, loggedClusterProxy, loggedGateway, readExactly, specGatewayV1, specProxyV1, vncDatabase, workdir } from './support/cluster.js';
 import { encodeFrame, GATEWAY_MAGIC, PROXY_MAGIC } from '../src/proxy/cluster-handoff/frame.js';
 import { Secret } from '../src/proxy/cluster-handoff/secret.js';
 import { encodeV2Document, decodeResult } from '../src/proxy/cluster-handoff/v2.js';
 import { encodeV1Document, v1Hash } from '../src/proxy/cluster-handoff/v1.js';
-import { readFileSync } from 'node:fs';
 
 async function echoOnce(url: string, text = 'hello through the cluster'): Promise<string> {
   const ws = await connect(url);
@@ -61,7 +61,7 @@ test('v1 and v2: the gateway through wsgate cluster-proxy to a node, the session
   assert.doesNotMatch(JSON.stringify([...gw.gateway.registry].map((s) => ({ ...s.meta, target: s.target, params: s.params }))), new RegExp(SECRET));
   ws.close();
   await closed(ws);
-  await until(() => logLines(proxy.log).filter((l) => l.msg === 'connection closed').length === 3, 5000, 'three closed lines');
+  await until(() => logLines(proxy.log).filter((l) => l.msg === 'connection closed').length === 3, { timeoutMs: 5000, what: 'three closed lines' });
   const lines = logLines(proxy.log);
   const opened = lines.filter((l) => l.msg === 'connection open');
   assert.deepEqual(opened.map((l) => l.version), [1, 2, 2]);
@@ -96,7 +96,7 @@ test('v1: a gateway written from the specification is accepted by the real `wsga
   refused.resume();
   await once(refused, 'close');
   assert.equal(other.peers.length, 0, 'never dialed');
-  await until(() => /outside the allowlist/.test(cli.output()), 5000, 'the refusal logged');
+  await until(() => /outside the allowlist/.test(cli.output()), { timeoutMs: 5000, what: 'the refusal logged' });
   cli.child.kill('SIGTERM');
   const exit = await cli.exited;
   assert.equal(exit.code, 0);
@@ -131,7 +131,7 @@ test('the cluster proxy refuses tampering, a wrong secret, a replayed nonce, sta
   const params = [['nodehost', '127.0.0.1'], ['nodeport', String(node.port)]] as const;
   const now = () => Math.floor(Date.now() / 1000);
   const why = async (expected: RegExp) => {
-    await until(() => logLines(proxy.log).some((l) => l.msg === 'hand-off refused' && expected.test(String(l.why))), 3000, `a refusal matching ${expected}`);
+    await until(() => logLines(proxy.log).some((l) => l.msg === 'hand-off refused' && expected.test(String(l.why))), { timeoutMs: 3000, what: `a refusal matching ${expected}` });
   };
 
   // A good v2 document works (the baseline for the tampered ones).
@@ -204,7 +204,7 @@ test('v2: the gateway answers 502 before the 101 when the proxy refuses: node ou
   const downPort = (down.address() as net.AddressInfo).port;
   await new Promise((r) => down.close(r));
   const wrongSecret = `${dir}/wrong`;
-  (await import('node:fs')).writeFileSync(wrongSecret, 'not it');
+  writeFileSync(wrongSecret, 'not it');
   const resolver = vncDatabase(dir, [
     { key: 'good', nodehost: '127.0.0.1', nodeport: node.port, connecthost: '127.0.0.1', connectport: proxy.port },
     { key: 'outside', nodehost: '127.0.0.1', nodeport: 22, connecthost: '127.0.0.1', connectport: proxy.port },
@@ -228,7 +228,7 @@ test('v2: the gateway answers 502 before the 101 when the proxy refuses: node ou
   ];
   for (const [path, reason] of cases) {
     assert.equal(await handshakeStatus(gw.url(path)), 502, path);
-    await until(() => logLines(gw.log).some((l) => l.msg === 'handshake refused' && reason.test(String(l.reason))), 3000, `${path}: ${reason}`);
+    await until(() => logLines(gw.log).some((l) => l.msg === 'handshake refused' && reason.test(String(l.reason))), { timeoutMs: 3000, what: `${path}: ${reason}` });
   }
   assert.equal(node.peers.length, 1);
 });
@@ -270,7 +270,7 @@ test('gateway side: bad greetings, a greeting over 1024 bytes or none at all are
   const rows = Object.entries(proxies).map(([key, p]) => ({ key, nodehost: 'n', nodeport: 1, connecthost: '127.0.0.1', connectport: p.port }));
   rows.push({ key: 'huge', nodehost: 'n', nodeport: 1, connecthost: '127.0.0.1', connectport: proxies.counted.port, note: 'x'.repeat(70_000) } as never);
   const resolver = vncDatabase(dir, rows, ['bad name']);
-  const db = new (await import('better-sqlite3')).default(String(resolver.path));
+  const db = new Database(String(resolver.path));
   db.prepare(`INSERT INTO vnc (vnckey, connecthost, connectport, "bad name") VALUES ('badname', '127.0.0.1', ?, 'v')`).run(proxies.counted.port);
   db.close();
   const gw = await loggedGateway(t, dir, [
@@ -293,13 +293,13 @@ test('gateway side: bad greetings, a greeting over 1024 bytes or none at all are
     const started = Date.now();
     assert.equal(await handshakeStatus(gw.url(path)), status, path);
     assert.ok(Date.now() - started < 3000, `${path} answered in time`);
-    await until(() => logLines(gw.log).some((l) => l.msg === 'handshake refused' && reason.test(String(l.reason))), 3000, `${path}: ${reason}`);
+    await until(() => logLines(gw.log).some((l) => l.msg === 'handshake refused' && reason.test(String(l.reason))), { timeoutMs: 3000, what: `${path}: ${reason}` });
   }
   assert.equal(proxies.counted.connections(), 0, 'refusals at lookup time dial nothing');
   // In version 2 the same name travels (it is binary).
   const v2name = new WebSocket(gw.url('/v2?key=badname'));
   v2name.on('error', () => {});
-  await until(() => proxies.counted.connections() === 1, 3000, 'the v2 route dials');
+  await until(() => proxies.counted.connections() === 1, { timeoutMs: 3000, what: 'the v2 route dials' });
   v2name.terminate();
   assert.match(readFileSync(gw.log, 'utf8'), /cluster hand-off impossible for this lookup/);
 });

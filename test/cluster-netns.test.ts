@@ -13,7 +13,7 @@ import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { BIN, REPO_ROOT } from './helpers.js';
+import { BIN, REPO_ROOT } from './support/index.js';
 import { SECRET, vncDatabase, workdir } from './support/cluster.js';
 
 const ip = (...args: string[]) => execFileSync('ip', args, { stdio: ['ignore', 'pipe', 'pipe'] }).toString();

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { runClusterProxyCommand } from '../src/cli/cluster-proxy-command.js';
 import { readYamlFile } from '../src/config/file.js';
 import { buildClusterProxyConfig } from '../src/proxy/cluster-proxy/config.js';
-import { runCli, spawnCli } from './helpers.js';
+import { runCli, spawnCli } from './support/index.js';
 import { SECRET, workdir } from './support/cluster.js';
 
 async function command(...argv: string[]): Promise<{ code: number; out: string; err: string }> {

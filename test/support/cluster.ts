@@ -4,9 +4,7 @@
 // alone (independent of src/), to check wsgate against.
 import net from 'node:net';
 import { once } from 'node:events';
-import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import Database from 'better-sqlite3';
@@ -15,14 +13,16 @@ import { createLogger } from '../../src/observability/logger.js';
 import { Gateway } from '../../src/server/gateway.js';
 import { buildClusterProxyConfig } from '../../src/proxy/cluster-proxy/config.js';
 import { ClusterProxy } from '../../src/proxy/cluster-proxy/server.js';
-import { REPO_ROOT, startBackend } from '../helpers.js';
+import { REPO_ROOT } from './paths.js';
+import { startBackend } from './backend.js';
+import { sha256 } from './hash.js';
+import { tempDir } from './temp-dir.js';
 
 export const SECRET = 'cluster secret: do not log';
 
 /** A temp folder with the secret in `secret`, removed when the test ends. */
 export function workdir(t: TestContext): { dir: string; secretFile: string } {
-  const dir = mkdtempSync(join(tmpdir(), 'wsgate-cluster-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const dir = tempDir(t, 'cluster');
   const secretFile = join(dir, 'secret');
   writeFileSync(secretFile, `${SECRET}\n`);
   return { dir, secretFile };
@@ -84,7 +84,7 @@ export async function loggedClusterProxy(t: TestContext, dir: string, raw: Recor
 /** A node that echoes every byte and half-closes when its peer does; `peers` records who connected. */
 export async function echoNode(t: TestContext): Promise<{ port: number; peers: string[] }> {
   const peers: string[] = [];
-  const node = await startBackend((s) => {
+  const node = await startBackend((s: net.Socket) => {
     peers.push(s.remoteAddress!);
     s.pipe(s);
   });
@@ -93,8 +93,6 @@ export async function echoNode(t: TestContext): Promise<{ port: number; peers: s
 }
 
 // ---- Version 1, from the specification alone ----
-
-const sha256hex = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
 function header(magic: number, version: number, length: number): Buffer {
   const b = Buffer.alloc(8);
@@ -155,7 +153,7 @@ export async function specProxyV1(t: TestContext, secret: string): Promise<{ por
       for (let p = re.exec(m[3]!); p; p = re.exec(m[3]!)) params.push([p[1]!, unescape(p[2]!)]);
       const key = unescape(m[1]!);
       const text = `${key} ${secret} ${nonce}${params.map(([n, v]) => ` ${n} ${v}`).join('')}`;
-      const valid = sha256hex(Buffer.from(text)) === m[2];
+      const valid = sha256(text) === m[2];
       documents.push({ key, hash: m[2]!, params, valid });
       if (!valid) return socket.destroy();
       socket.pipe(socket);
@@ -183,7 +181,7 @@ export async function specGatewayV1(port: number, key: string, secret: string, p
   const nonce = payload.toString('latin1').split(/[\s]/)[0]!;
   const text = `${key} ${secret} ${nonce}${params.map(([n, v]) => ` ${n} ${v}`).join('')}`;
   const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
-  const xml = Buffer.from(`<vncconnection><key>${esc(key)}</key><hash>${sha256hex(Buffer.from(text))}</hash><params>${params.map(([n, v]) => `<${n}>${esc(v)}</${n}>`).join('')}</params></vncconnection>`);
+  const xml = Buffer.from(`<vncconnection><key>${esc(key)}</key><hash>${sha256(text)}</hash><params>${params.map(([n, v]) => `<${n}>${esc(v)}</${n}>`).join('')}</params></vncconnection>`);
   socket.write(Buffer.concat([header(0xab15ab1e, 1, xml.length), xml]));
   return socket;
 }

@@ -4,7 +4,6 @@
 // timestamps) and a secret that never prints.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { inspect } from 'node:util';
 import { join } from 'node:path';
@@ -13,7 +12,7 @@ import { Secret } from '../../src/proxy/cluster-handoff/secret.js';
 import { encodeV1Document, escapeXml, isXmlName, parseV1Document, v1Hash, v1HashText, v1Nonce, verifyV1 } from '../../src/proxy/cluster-handoff/v1.js';
 import { MacError, RESULT, decodeResult, encodeResult, encodeV2Document, verifyV2Document } from '../../src/proxy/cluster-handoff/v2.js';
 import { HandoffRefusal, encodeGreeting, newNonce, verifyDocument } from '../../src/proxy/cluster-handoff/proxy-side.js';
-import { REPO_ROOT } from '../helpers.js';
+import { REPO_ROOT, sha256 } from '../support/index.js';
 
 const secret = (text: string) => new Secret(Buffer.from(text));
 
@@ -26,7 +25,7 @@ test('v1, worked by hand: hash text, hash and the exact bytes of the document fr
   assert.equal(v1HashText('abc123', secret('s3cret'), nonce, params).toString(), text);
   // printf '%s' "$text" | sha256sum
   const hash = 'e063ab138763106b68933b3b4607268d947f45a890ae1e98a7c8425c509bcf8e';
-  assert.equal(createHash('sha256').update(text).digest('hex'), hash);
+  assert.equal(sha256(text), hash);
   assert.equal(v1Hash('abc123', secret('s3cret'), nonce, params), hash);
   const xml =
     '<vncconnection><key>abc123</key><hash>' + hash + '</hash><params>' +
