@@ -5,7 +5,8 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { startGateway, startBackend, rawRequest, upgradeRequest, connect, closed, type RunningGateway } from './support/index.js';
+import { startGateway, startBackend, rawRequest, upgradeRequest, connect, closed, sessionsDrained, until, type RunningGateway } from './support/index.js';
+import { dial } from '../src/proxy/dial.js';
 
 let gw: RunningGateway;
 let backend: Awaited<ReturnType<typeof startBackend>>;
@@ -54,4 +55,28 @@ test('refused handshakes never reach the backend', { timeout: 20_000 }, async ()
   ws.close(1000);
   await closed(ws);
   assert.equal(dials, 1);
+});
+
+test('a backend that resets right after the connect: no uncaught error, the session ends with 1011', { timeout: 20_000 }, async (t) => {
+  const resetting = await startBackend((socket) => socket.resetAndDestroy());
+  t.after(() => resetting.close());
+  // dial() alone: the reset arrives after it resolved and before any relay listens.
+  const later = await startBackend((socket) => setTimeout(() => socket.resetAndDestroy(), 50));
+  t.after(() => later.close());
+  const connection = await dial({ host: '127.0.0.1', port: later.port }, { timeoutMs: 2000, keepAliveMs: 0, noDelay: true });
+  await until(() => connection.earlyError, { timeoutMs: 5000, what: 'the reset to be seen' });
+  assert.equal(connection.earlyError!.code, 'ECONNRESET');
+  // Through the gateway, many times: each client gets a 502 or a session that closes with 1011, never a hang.
+  const gw = await startGateway({ routes: [{ path: '/r', handler: 'tcp-proxy', target: `127.0.0.1:${resetting.port}` }] });
+  t.after(() => gw.stop());
+  for (let i = 0; i < 20; i++) {
+    try {
+      const ws = await connect(gw.url('/r'));
+      const { code } = await closed(ws);
+      assert.ok(code === 1011 || code === 1000, `closed with ${code}`);
+    } catch (e) {
+      assert.equal((e as { status?: number }).status, 502);
+    }
+  }
+  await sessionsDrained(gw.gateway);
 });

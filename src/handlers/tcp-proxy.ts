@@ -105,7 +105,7 @@ export const createTcpProxy: HandlerFactory = async (ctx) => {
         closeTimeoutMs: ctx.route.closeTimeout,
         log: ctx.log,
         traffic: ctx.log.isLevelEnabled('trace'),
-      });
+      }, state.backend.earlyError);
     },
     message(state, _session, data) {
       state.relay?.fromClient(data);

@@ -41,6 +41,8 @@ export interface BackendConnection {
   socket: net.Socket;
   /** Reads the socket (into reused buffers); attach a consumer to start. */
   reader: BackendReader;
+  /** An error the socket had after connecting and before anyone else listened (the relay starts only after the 101). */
+  readonly earlyError: NodeJS.ErrnoException | null;
 }
 
 export function dial(target: DialTarget, opts: DialOptions): Promise<BackendConnection> {
@@ -62,7 +64,13 @@ export function dial(target: DialTarget, opts: DialOptions): Promise<BackendConn
         socket.destroy();
         reject(err);
       } else {
-        resolve({ socket, reader });
+        // Until the relay takes over, an error (a reset during the handshake) must not
+        // be thrown as an uncaught 'error' event: keep it for the relay to report.
+        const connection: { -readonly [K in keyof BackendConnection]: BackendConnection[K] } = { socket, reader, earlyError: null };
+        socket.on('error', (e: NodeJS.ErrnoException) => {
+          connection.earlyError ??= e;
+        });
+        resolve(connection);
       }
     };
     const onConnect = () => {

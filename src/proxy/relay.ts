@@ -29,13 +29,13 @@ export interface Relay {
   clientClosed(): void;
 }
 
-export function relay(session: Session, backend: Socket, reader: BackendReader, opts: RelayOptions): Relay {
+export function relay(session: Session, backend: Socket, reader: BackendReader, opts: RelayOptions, earlyError: NodeJS.ErrnoException | null = null): Relay {
   // Taken apart so the closures below (which live as long as the session) do not keep `opts`.
   const { traffic, log, closeTimeoutMs } = opts;
   const base64 = opts.encoding === 'base64';
   let backendPaused = false;
   let clientPaused = false;
-  let backendError: NodeJS.ErrnoException | null = null;
+  let backendError: NodeJS.ErrnoException | null = earlyError;
 
   const resumeBackend = () => {
     backendPaused = false;
@@ -87,10 +87,13 @@ export function relay(session: Session, backend: Socket, reader: BackendReader, 
   backend.on('error', (err: NodeJS.ErrnoException) => {
     backendError = err;
   });
-  backend.on('close', () => {
+  const backendGone = () => {
     if (backendError) session.close(1011, `backend error: ${backendError.code ?? backendError.message}`);
     else session.close(1000, 'backend closed the connection');
-  });
+  };
+  backend.on('close', backendGone);
+  // It may already be gone: it failed or closed between the dial and the 101.
+  if (backend.destroyed) backendGone();
 
   const clientClosed = () => {
     if (backendPaused) session.removeListener('drain', resumeBackend);
