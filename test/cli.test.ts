@@ -90,6 +90,8 @@ test('bad command lines exit 2 with a reason on stderr', { timeout: 30_000 }, as
     assertUsageError(['127.0.0.1:0', '127.0.0.1:99999'], /target_host:target_port.*out of range/),
     assertUsageError(['--web', join(dir, 'no-such-dir'), '127.0.0.1:0', target()], `--web: web: ${join(dir, 'no-such-dir')} is not a directory`),
     assertUsageError(['--web', dir, '--novnc', '127.0.0.1:0', target()], 'give either --web DIR or --novnc, not both'),
+    assertUsageError(['--web', dir, '--novnc-app', 'builtin', '127.0.0.1:0', target()], 'give either --web DIR or --novnc, not both'),
+    assertUsageError(['--novnc-app', join(dir, 'no-such-dir'), '127.0.0.1:0', target()], `--novnc-app: web.novnc: ${join(dir, 'no-such-dir')} is not a directory`),
     assertUsageError(['--grace-period', 'soon', '127.0.0.1:0', target()], /--grace-period.*not a number/),
   ]);
 });

@@ -34,6 +34,7 @@ const FIELD_TO_OPTION: Record<string, string> = {
   sessionsPath: '--sessions-path',
   metricsPath: '--metrics-path',
   logLevel: '--log-level',
+  'web.novnc': '--novnc-app', // before "web": the first key that matches names the option
   web: '--web',
   workers: '--workers',
   maxSessions: '--max-sessions',
@@ -83,7 +84,7 @@ function numberOption(v: Values, name: string): number | undefined {
 /** `--config FILE`: the file holds the listen address and routes; a few options override it. */
 function configFileForm(v: Values, positionals: string[], logLevel: string | undefined): GatewayConfig {
   if (positionals.length > 0) throw new ConfigError('--config takes the listen address and routes from the file; drop the positional arguments');
-  if (v.web !== undefined || v.novnc) throw new ConfigError('with --config, set "web:" in the file instead of --web/--novnc');
+  if (v.web !== undefined || v.novnc || v['novnc-app'] !== undefined) throw new ConfigError('with --config, set "web:" in the file instead of --web/--novnc');
   const config = loadConfigFile(v.config as string);
   if (logLevel) config.logLevel = logLevel;
   // --workers / --max-sessions win over the file, as --log-level does; checked by the file's own schema.
@@ -134,11 +135,11 @@ function websockifyForm(v: Values, positionals: string[], logLevel: string | und
     maxPendingConnections: num('max-pending-connections'),
     maxHeaderSize: v['max-header-size'],
     // In the config file "novnc" names the client; on the command line --web is always a directory, as in websockify.
-    web: v.novnc ? 'novnc' : v.web === 'novnc' ? './novnc' : v.web,
+    web: v['novnc-app'] !== undefined ? { novnc: v['novnc-app'] } : v.novnc ? 'novnc' : v.web === 'novnc' ? './novnc' : v.web,
     defaults,
     routes: [proxyRoute(v, needTarget ? positionals[1] : undefined, resolver)],
   });
-  if (v.novnc && v.web !== undefined) throw new ConfigError('give either --web DIR or --novnc, not both');
+  if ((v.novnc || v['novnc-app'] !== undefined) && v.web !== undefined) throw new ConfigError('give either --web DIR or --novnc, not both');
   if (v.key !== undefined && v.cert === undefined) throw new ConfigError('--key needs --cert');
   return buildConfig(raw, optionFor, process.cwd());
 }

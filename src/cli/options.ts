@@ -46,6 +46,7 @@ export const OPTIONS: OptionSpec[] = [
   { name: 'sessions-path', value: 'PATH', help: 'list live sessions (all workers) as JSON at PATH, to loopback clients only; off by default' },
   { name: 'web', value: 'DIR', help: 'serve the files in DIR on the same port (GET/HEAD; WebSocket paths win; no listings)' },
   { name: 'novnc', help: 'serve the noVNC client: open http://HOST:PORT/vnc.html (see docs/novnc.md)' },
+  { name: 'novnc-app', value: 'APP', help: 'which noVNC client (implies --novnc): "builtin" (wsgate\'s page) or a noVNC DIR; default: /usr/share/novnc if installed, else builtin' },
   { name: 'file-only', help: 'accepted for websockify compatibility: directories are never listed anyway' },
   { name: 'prefer-ipv6', short: '6', help: 'accepted for websockify compatibility: a bare port listens on IPv6 and IPv4 anyway' },
   { name: 'record', value: 'FILE', help: 'record sessions', unsupported: 'session recording is not available yet' },

@@ -3,7 +3,7 @@
 // the CLI and the file accept exactly the same things.
 import { statSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { configSchema, routeCommonSchema } from './schema.js';
 import { validateAgainst } from './validate.js';
 import { configError, type Locator } from './errors.js';
@@ -62,7 +62,7 @@ export function buildConfig(raw: unknown, locate: Locator, baseDir: string): Gat
     maxPendingConnections: (r.maxPendingConnections as number | undefined) ?? HANDSHAKE_DEFAULTS.maxPending,
     maxHeaderSize: r.maxHeaderSize === undefined ? HANDSHAKE_DEFAULTS.maxHeaderSize : convert(['maxHeaderSize'], r.maxHeaderSize, (v) => sizeWithin(parseSize(v), HEADER_SIZE_RANGE)),
     routes,
-    web: webConfig(r.web as string | undefined, baseDir, locate),
+    web: webConfig(r.web as string | { novnc: string } | undefined, baseDir, locate),
     baseDir,
   };
   const conflict = singleProcessConflict(config);
@@ -87,10 +87,23 @@ export function singleProcessConflict(config: GatewayConfig): 'runOnce' | 'exitW
   return undefined;
 }
 
-/** `web: novnc` is the noVNC client; anything else is a directory (write `./novnc` for a folder of that name). */
-function webConfig(web: string | undefined, baseDir: string, locate: Locator): WebConfig | null {
+/**
+ * `web: novnc` is the noVNC client; any other string is a directory (write
+ * `./novnc` for a folder of that name). `web: { novnc: X }` picks the client:
+ * `auto` (as `web: novnc`), `builtin`, or a noVNC checkout's directory.
+ */
+function webConfig(web: string | { novnc: string } | undefined, baseDir: string, locate: Locator): WebConfig | null {
   if (web === undefined) return null;
-  if (web === 'novnc') return { kind: 'novnc' };
+  if (web === 'novnc') return { kind: 'novnc', app: 'auto' };
+  if (typeof web === 'object') {
+    if (web.novnc === 'auto' || web.novnc === 'builtin') return { kind: 'novnc', app: web.novnc };
+    const dir = resolve(baseDir, web.novnc);
+    if (!statSync(dir, { throwIfNoEntry: false })?.isDirectory()) throw configError(locate, ['web', 'novnc'], `${dir} is not a directory`);
+    if (!statSync(join(dir, 'vnc.html'), { throwIfNoEntry: false })?.isFile()) {
+      throw configError(locate, ['web', 'novnc'], `${dir} holds no vnc.html: give a noVNC application (vnc.html, app/, core/), or "builtin"`);
+    }
+    return { kind: 'novnc', app: { dir } };
+  }
   const root = resolve(baseDir, web);
   if (!statSync(root, { throwIfNoEntry: false })?.isDirectory()) throw configError(locate, ['web'], `${root} is not a directory`);
   return { kind: 'directory', root };

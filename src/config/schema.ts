@@ -50,7 +50,12 @@ export const configSchema = {
     handshakeTimeout: { type: 'number', exclusiveMinimum: 0 },
     maxPendingConnections: { type: 'integer', minimum: 1 },
     maxHeaderSize: size,
-    web: { type: 'string', minLength: 1 },
+    web: {
+      anyOf: [
+        { type: 'string', minLength: 1 },
+        { type: 'object', additionalProperties: false, required: ['novnc'], properties: { novnc: { type: 'string', minLength: 1 } } },
+      ],
+    },
     defaults: { type: 'object', additionalProperties: false, properties: sessionOptionsSchema },
     routes: {
       type: 'array',

@@ -82,8 +82,15 @@ export interface GatewayConfig {
   baseDir: string;
 }
 
-/** A directory to serve, or the installed noVNC client (`web: novnc`, `--novnc`). */
-export type WebConfig = { kind: 'directory'; root: string } | { kind: 'novnc' };
+/** A directory to serve, or the noVNC client (`web: novnc`, `--novnc`). */
+export type WebConfig = { kind: 'directory'; root: string } | { kind: 'novnc'; app: NovncApp };
+
+/**
+ * Which noVNC client `--novnc` serves: `auto` is noVNC's own application if one
+ * is installed on the machine, else wsgate's page; `builtin` is wsgate's page
+ * on the @novnc/novnc library; `{ dir }` is a noVNC checkout (vnc.html, app/, core/).
+ */
+export type NovncApp = 'auto' | 'builtin' | { dir: string };
 
 /** Bounds on connections before they become sessions. */
 export const HANDSHAKE_DEFAULTS = {
