@@ -2,7 +2,8 @@
 # Installs the Debian packages the tests need when they are missing, so that on a
 # fresh machine `npm test` is the only set-up step. Runs as root (CI and dev machines).
 set -euo pipefail
-# Each entry: a command the tests run, and the Debian package that provides it.
+# Each entry: a command the tests run (or, starting with /, a file they read), and
+# the Debian package that provides it.
 needed=(
   chromium:chromium                     # noVNC end-to-end (driven by playwright-core)
   Xvnc:tigervnc-standalone-server       # the VNC server behind the gateway
@@ -11,12 +12,18 @@ needed=(
   xterm:xterm                           # receives the typed text
   xdotool:xdotool                       # reads the X pointer position
   websockify:websockify                 # the reference gateway (e2e and bench)
+  xclip:xclip                           # reads and sets the VNC desktop's clipboard
+  /usr/share/novnc/vnc.html:novnc       # noVNC's own application, which --novnc serves when installed
 )
 missing=()
 for entry in "${needed[@]}"; do
   cmd=${entry%%:*}
   pkg=${entry#*:}
-  command -v "$cmd" >/dev/null 2>&1 || missing+=("$pkg")
+  if [[ $cmd == /* ]]; then
+    [ -e "$cmd" ] || missing+=("$pkg")
+  else
+    command -v "$cmd" >/dev/null 2>&1 || missing+=("$pkg")
+  fi
 done
 if [ ${#missing[@]} -gt 0 ]; then
   echo "installing test dependencies: ${missing[*]}" >&2

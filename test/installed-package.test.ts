@@ -156,9 +156,10 @@ function listeningPort(child: ChildProcess, done: Promise<{ code: number | null;
   });
 }
 
-test('the package ships the entry points, the bin and the noVNC page, and none of the tests, examples or benchmarks', () => {
+test('the package ships the entry points, the bin and the noVNC client, and none of the tests, examples or benchmarks', () => {
   const paths = new Set(packed.files.map((f) => f.path));
-  for (const p of ['package.json', 'bin/wsgate.js', 'dist/src/index.js', 'dist/src/index.d.ts', 'dist/src/worker/index.js', 'dist/src/worker/index.d.ts', 'dist/src/server/novnc-page.html']) {
+  for (const p of ['package.json', 'bin/wsgate.js', 'dist/src/index.js', 'dist/src/index.d.ts', 'dist/src/worker/index.js', 'dist/src/worker/index.d.ts',
+    'dist/src/server/novnc-app/vnc.html', 'dist/src/server/novnc-app/vnc_lite.html', 'dist/src/server/novnc-app/client/vnc.js', 'dist/src/server/novnc-app/client/connection.js']) {
     assert.ok(paths.has(p), `${p} is in the package`);
   }
   const extra = [...paths].filter((p) => /^(dist\/(test|examples|bench)|src|test|examples|bench)\//.test(p));

@@ -42,7 +42,7 @@ before(async () => {
   await symlink(dir, join(root, 'dir-out'));
   await symlink(join(root, 'a.html'), join(root, 'link-in.html'));
   gw = await startGateway({ web: root, routes: [{ path: '/echo', handler: 'echo' }, { path: '*', handler: 'echo' }] });
-  novnc = await startGateway({ web: 'novnc', routes: [{ path: '/websockify', handler: 'echo' }] });
+  novnc = await startGateway({ web: { novnc: 'builtin' }, routes: [{ path: '/websockify', handler: 'echo' }] });
 });
 after(async () => {
   await gw.stop();
@@ -136,7 +136,7 @@ test('conditional GET: If-None-Match and If-Modified-Since give 304', { timeout:
   assert.equal((await get('/app.js', { 'If-Modified-Since': new Date(Date.parse(lastModified) - 60_000).toUTCString() })).status, 200);
   // If-None-Match decides when both are sent (RFC 9110 §13.2.2).
   assert.equal((await get('/app.js', { 'If-None-Match': '"other"', 'If-Modified-Since': lastModified })).status, 200);
-  // The in-memory noVNC page has validators too.
+  // The noVNC client's pages have validators too.
   const page = await request(novnc.port, '/vnc.html');
   assert.equal((await request(novnc.port, '/vnc.html', { headers: { 'If-None-Match': page.headers.etag! } })).status, 304);
 });
@@ -170,13 +170,16 @@ test('WebSocket routes win: a route path is WebSocket only, and every upgrade go
   }
 });
 
-test('--novnc: wsgate serves its noVNC page and the @novnc/novnc package', { timeout: 10_000 }, async () => {
+test('--novnc: wsgate serves its noVNC client and the @novnc/novnc package', { timeout: 10_000 }, async () => {
   for (const path of ['/vnc.html', '/']) {
     const page = await request(novnc.port, path);
     assert.equal(page.status, 200, path);
     assert.equal(page.headers['content-type'], 'text/html; charset=utf-8');
-    assert.match(page.body.toString(), /import RFB from '\.\/core\/rfb\.js'/);
+    assert.match(page.body.toString(), /<script type="module" src="client\/vnc\.js">/);
   }
+  const client = await request(novnc.port, '/client/connection.js');
+  assert.equal(client.headers['content-type'], 'text/javascript; charset=utf-8');
+  assert.match(client.body.toString(), /import RFB from '\.\.\/core\/rfb\.js'/);
   const rfb = await request(novnc.port, '/core/rfb.js');
   assert.equal(rfb.status, 200);
   assert.equal(rfb.headers['content-type'], 'text/javascript; charset=utf-8');

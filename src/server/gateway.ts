@@ -14,7 +14,7 @@ import { createListener, listenOn } from './listener.js';
 import { ConnectionGuard, clientErrorStatus } from './connection-guard.js';
 import { refuseUpgrade } from './http-answers.js';
 import { StaticFiles } from './static-files.js';
-import { novncStaticFiles } from './novnc.js';
+import { NovncFiles } from './novnc.js';
 import { LoopMonitor } from '../observability/loop-stats.js';
 import { localAdmission, type Admission } from './admission.js';
 import { isLoopback, summarize, type SessionSummary } from '../observability/session-list.js';
@@ -47,7 +47,7 @@ export class Gateway {
   readonly #config: GatewayConfig;
   readonly #log: Logger;
   #routes: RouteTable | null = null;
-  #web: StaticFiles | null = null;
+  #web: StaticFiles | NovncFiles | null = null;
   #servers: http.Server[] = [];
   #stopping = false;
   readonly #startedAt = Date.now();
@@ -73,7 +73,12 @@ export class Gateway {
     for (const route of this.#config.routes) served.push(new ServedRoute(route, await createHandler(route, this.#config.baseDir, this.#log)));
     this.#routes = new RouteTable(served);
     const web = this.#config.web;
-    if (web) this.#web = web.kind === 'novnc' ? novncStaticFiles() : new StaticFiles(web.root);
+    if (web?.kind === 'directory') this.#web = new StaticFiles(web.root);
+    if (web?.kind === 'novnc') {
+      const novnc = new NovncFiles(web.app);
+      this.#web = novnc;
+      this.#log.info({ novnc: novnc.description }, 'serving the noVNC client');
+    }
     const admission = this.#processes?.admission ?? localAdmission(this.#config.maxSessions);
     if (this.#config.metricsPath) this.#metrics = await GatewayMetrics.create(this.registry, this.#config.routes.map((r) => r.path));
     const guard = new ConnectionGuard(this.#config.maxPendingConnections, this.#log);

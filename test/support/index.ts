@@ -9,7 +9,7 @@
 //   hash.ts      sha256 (of a buffer), hashSink (of chunks as they arrive)
 //   until.ts     until (poll a condition, bounded), untilSteady (until a value stops changing)
 //   temp-dir.ts  tempDir (a fresh directory, removed when its test or file ends)
-// Helpers for one area (cluster.ts, prometheus.ts, resolvers.ts, sql-stores.ts, vnc.ts,
+// Helpers for one area (cluster.ts, prometheus.ts, resolvers.ts, sql-stores.ts, vnc.ts, browser.ts,
 // threads-client.ts, workers-*.ts) are imported from their own files.
 // Everything binds to 127.0.0.1 and is closed by the test that opened it.
 export * from './paths.js';

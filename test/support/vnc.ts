@@ -5,7 +5,7 @@
 import net from 'node:net';
 import { spawn, execFile, execFileSync, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { until } from './until.js';
 
@@ -16,6 +16,8 @@ export interface VncDesktop {
   typedFile: string;
   /** Runs an X client (xdotool, xsetroot, ...) on this display; resolves with its stdout. */
   x(cmd: string, args: string[]): Promise<string>;
+  /** Ends Xvnc and the xterm, then starts them again on the same display and port (the typed file starts empty). */
+  restart(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -77,6 +79,8 @@ function freeDisplay(): number {
 export async function startVncDesktop(opts: { dir: string; password: string; rootColour: string; geometry?: string }): Promise<VncDesktop> {
   const passwordFile = join(opts.dir, 'vncpasswd');
   await writeFile(passwordFile, execFileSync('vncpasswd', ['-f'], { input: `${opts.password}\n` }), { mode: 0o600 });
+  const xvncArgs = (display: string, port: number) => [display, '-rfbport', String(port), '-localhost', '-SecurityTypes', 'VncAuth', '-PasswordFile', passwordFile,
+    '-UseBlacklist=0', '-geometry', opts.geometry ?? '800x600', '-depth', '24', '-desktop', 'wsgate-e2e', '-nolisten', 'tcp'];
   let xvnc: ReturnType<typeof spawnGroup> | null = null;
   let display = '';
   let port = 0;
@@ -84,36 +88,53 @@ export async function startVncDesktop(opts: { dir: string; password: string; roo
   for (let attempt = 0; attempt < 5 && !xvnc; attempt++) {
     display = `:${freeDisplay()}`;
     port = await freePort();
-    const child = spawnGroup('Xvnc', [display, '-rfbport', String(port), '-localhost', '-SecurityTypes', 'VncAuth', '-PasswordFile', passwordFile,
-      '-UseBlacklist=0', '-geometry', opts.geometry ?? '800x600', '-depth', '24', '-desktop', 'wsgate-e2e', '-nolisten', 'tcp']);
-    const ready = await until(
-      () => (/Listening for VNC connections.*port \d+/.test(child.output()) && existsSync(`/tmp/.X11-unix/X${display.slice(1)}`)) || child.exitCode !== null || child.signalCode !== null,
-      { timeoutMs: 10_000, everyMs: 50, what: () => `Xvnc did not start: ${child.output()}` },
-    ).then(() => child.exitCode === null && child.signalCode === null);
-    if (ready) xvnc = child;
+    xvnc = await startXvnc(display, xvncArgs(display, port));
   }
   if (!xvnc) throw new Error('Xvnc failed to start five times');
-  const server = xvnc;
   const x = (cmd: string, args: string[]) => runX(display, cmd, args);
   const typedFile = join(opts.dir, 'typed.txt');
   let xterm: ReturnType<typeof spawnGroup> | null = null;
   const stop = async () => {
     if (xterm) await killGroup(xterm);
-    await killGroup(server);
+    xterm = null;
+    if (xvnc) await killGroup(xvnc);
+    xvnc = null;
   };
-  try {
-    await until(() => x('xsetroot', ['-solid', opts.rootColour]).then(() => true, () => false), { timeoutMs: 5000, everyMs: 50, what: 'xsetroot succeeding' });
-    // Top-left, small: the rest of the screen shows the root colour.
-    xterm = spawnGroup('xterm', ['-geometry', '40x6+0+0', '-e', 'sh', '-c', 'exec cat > "$0"', typedFile], { ...process.env, DISPLAY: display });
-    await until(
-      async () => existsSync(typedFile) && (await x('xdotool', ['search', '--onlyvisible', '--class', 'xterm']).catch(() => '')).trim() !== '',
-      { timeoutMs: 10_000, everyMs: 50, what: () => `xterm did not appear: ${xterm!.output()}` },
-    );
-  } catch (e) {
+  // The root colour and the xterm, on a fresh server.
+  const populate = async () => {
+    try {
+      await until(() => x('xsetroot', ['-solid', opts.rootColour]).then(() => true, () => false), { timeoutMs: 5000, everyMs: 50, what: 'xsetroot succeeding' });
+      // Top-left, small: the rest of the screen shows the root colour.
+      const term = spawnGroup('xterm', ['-geometry', '40x6+0+0', '-e', 'sh', '-c', 'exec cat > "$0"', typedFile], { ...process.env, DISPLAY: display });
+      xterm = term;
+      await until(
+        async () => existsSync(typedFile) && (await x('xdotool', ['search', '--onlyvisible', '--class', 'xterm']).catch(() => '')).trim() !== '',
+        { timeoutMs: 10_000, everyMs: 50, what: () => `xterm did not appear: ${term.output()}` },
+      );
+    } catch (e) {
+      await stop();
+      throw e;
+    }
+  };
+  await populate();
+  const restart = async () => {
     await stop();
-    throw e;
-  }
-  return { display, port, typedFile, x, stop };
+    await rm(typedFile, { force: true });
+    xvnc = await startXvnc(display, xvncArgs(display, port));
+    if (!xvnc) throw new Error(`Xvnc did not start again on ${display}, port ${port}`);
+    await populate();
+  };
+  return { display, port, typedFile, x, stop, restart };
+}
+
+/** Starts Xvnc and waits until it listens and has its X socket; null if it exited instead. */
+async function startXvnc(display: string, args: string[]): Promise<ReturnType<typeof spawnGroup> | null> {
+  const child = spawnGroup('Xvnc', args);
+  const ready = await until(
+    () => (/Listening for VNC connections.*port \d+/.test(child.output()) && existsSync(`/tmp/.X11-unix/X${display.slice(1)}`)) || child.exitCode !== null || child.signalCode !== null,
+    { timeoutMs: 10_000, everyMs: 50, what: () => `Xvnc did not start: ${child.output()}` },
+  ).then(() => child.exitCode === null && child.signalCode === null);
+  return ready ? child : null;
 }
 
 /** What the xterm has written so far. */
