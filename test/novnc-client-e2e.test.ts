@@ -153,6 +153,7 @@ test(`${GATEWAY}: view only: no key or click reaches the server until it is swit
   await until(async () => (typed = await typedText(desktop)).endsWith('\n'), { timeoutMs: 5000, everyMs: 50, what: () => `the xterm wrote ${JSON.stringify(typed)}` });
   assert.equal(typed, `${before}ok\t\n`);
   assert.match(await desktop.x('xdotool', ['getmouselocation']), /^x:100 y:40 /);
+  assert.deepEqual(problems(page), []);
 });
 
 test(`${GATEWAY}: on a touch device, the keyboard button brings up a field whose typing reaches the server`, { timeout: 30_000 }, async (t) => {
@@ -200,6 +201,7 @@ test(`${GATEWAY}: local scaling: the canvas follows the window`, { timeout: 30_0
   await waitForBox(fits(640, 400));
   await page.setViewportSize({ width: 900, height: 900 });
   await waitForBox(fits(900, 900));
+  assert.deepEqual(problems(page), []);
 });
 
 test(`${GATEWAY}: with reconnect on, the page reconnects by itself after the VNC server restarts`, { timeout: 50_000 }, async (t) => {

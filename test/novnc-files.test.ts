@@ -81,7 +81,7 @@ test('builtin: vnc.html (also / and /index.html), vnc_lite.html (also /vnc_auto.
   assert.match(lite.body, /src="client\/lite\.js"/);
   for (const path of ['/', '/index.html']) assert.equal((await get(builtin.port, path)).body, vnc.body, path);
   assert.equal((await get(builtin.port, '/vnc_auto.html')).body, lite.body);
-  for (const path of ['/client/vnc.js', '/client/lite.js', '/client/connection.js', '/client/settings.js', '/client/keys.js']) {
+  for (const path of ['/client/vnc.js', '/client/lite.js', '/client/connection.js', '/client/settings.js', '/client/keys.js', '/client/controls.js']) {
     const r = await get(builtin.port, path);
     assert.equal(r.status, 200, path);
     assert.equal(r.type, 'text/javascript; charset=utf-8', path);

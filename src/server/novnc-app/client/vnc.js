@@ -1,4 +1,7 @@
-// vnc.html: the control bar, its panels and dialogs around one Connection.
+// vnc.html: the session (connect, credentials, server check, disconnect,
+// reconnect) and what acts on it: the dialogs, the status line, the keys,
+// the clipboard, full screen, dragging, the bell and the wake lock. The bar,
+// its panels and the settings form are in controls.js.
 // document.body.dataset.state says where the page is (disconnected,
 // connecting, credentials, verify, connected, disconnecting, reconnecting,
 // failed); window.rfb is the latest RFB object. Both are for scripts and tests.
@@ -7,6 +10,7 @@ import { isTouchDevice } from '../core/util/browser.js';
 import { Settings } from './settings.js';
 import { Connection, fingerprint, websocketUrl } from './connection.js';
 import { ModifierToggles, SINGLE_KEYS, attachTouchKeyboard } from './keys.js';
+import { ControlBar, bindSettingsForm } from './controls.js';
 
 const $ = (id) => document.getElementById(id);
 const settings = new Settings();
@@ -26,6 +30,7 @@ let wakeLock = null;
 let audio = null;
 
 const state = () => document.body.dataset.state;
+const bar = new ControlBar(() => connection?.rfb.focus());
 /** The RFB object while connected (input goes nowhere otherwise). */
 const liveRfb = () => (state() === 'connected' ? connection?.rfb ?? null : null);
 
@@ -50,7 +55,7 @@ function setState(next) {
   $('drag-button').hidden = !connected || !connection?.rfb.clippingViewport;
   $('clipboard-text').readOnly = viewOnly;
   for (const el of document.querySelectorAll('[data-when="offline"]')) el.disabled = !(next === 'disconnected' || next === 'failed');
-  for (const name of ['keys', 'power']) if ($(`${name}-button`).hidden) closePanel(name);
+  for (const name of ['keys', 'power']) if ($(`${name}-button`).hidden) bar.close(name);
   $('connect-target').textContent = safeUrl() ?? '';
 }
 
@@ -219,28 +224,6 @@ function applyViewSettings(rfb) {
   rfb.showDotCursor = settings.get('show_dot');
 }
 
-function bindSettingsForm() {
-  for (const input of document.querySelectorAll('[data-setting]')) {
-    const name = input.dataset.setting;
-    const show = () => {
-      const value = settings.get(name);
-      if (input.type === 'checkbox') input.checked = value;
-      else input.value = String(value);
-      const output = document.querySelector(`[data-shows="${name}"]`);
-      if (output) output.textContent = String(value);
-    };
-    show();
-    const changed = () => {
-      settings.set(name, input.type === 'checkbox' ? input.checked : input.value);
-      show(); // an invalid value goes back to the current one
-    };
-    input.addEventListener('change', changed);
-    if (input.type === 'range') input.addEventListener('input', changed);
-  }
-  $('host-setting').placeholder = location.hostname;
-  $('port-setting').placeholder = location.port || (location.protocol === 'https:' ? '443' : '80');
-}
-
 settings.onChange((name) => {
   if (name === 'logging') Log.initLogging(settings.get('logging'));
   if (name === 'keep_device_awake') settings.get(name) ? holdWakeLock() : releaseWakeLock();
@@ -248,49 +231,6 @@ settings.onChange((name) => {
   if (connection) applyViewSettings(connection.rfb);
   setState(state());
 });
-
-// ----- panels and the control bar -----
-
-const PANELS = ['keys', 'power', 'clipboard', 'settings'];
-
-function closePanel(name) {
-  $(`${name}-panel`).hidden = true;
-  $(`${name}-button`).setAttribute('aria-expanded', 'false');
-}
-
-function togglePanel(name) {
-  const open = $(`${name}-panel`).hidden;
-  for (const other of PANELS) closePanel(other);
-  if (!open) return connection?.rfb.focus();
-  $(`${name}-panel`).hidden = false;
-  $(`${name}-button`).setAttribute('aria-expanded', 'true');
-  placePanel(name);
-  if (name === 'clipboard') $('clipboard-text').focus();
-}
-
-/** Level with its button, but inside the window (a panel taller than the window scrolls). */
-function placePanel(name) {
-  const panel = $(`${name}-panel`);
-  const top = $(`${name}-button`).getBoundingClientRect().top - 8;
-  panel.style.top = `${Math.max(8, Math.min(top, window.innerHeight - panel.offsetHeight - 8))}px`;
-}
-for (const name of PANELS) $(`${name}-button`).addEventListener('click', () => togglePanel(name));
-document.querySelector('#settings-panel details').addEventListener('toggle', () => placePanel('settings'));
-window.addEventListener('resize', () => PANELS.filter((name) => !$(`${name}-panel`).hidden).forEach(placePanel));
-
-const BAR_HIDDEN = 'wsgate.novnc.bar_hidden';
-function showBar(shown) {
-  document.body.classList.toggle('bar-hidden', !shown);
-  $('bar-handle').setAttribute('aria-expanded', String(shown));
-  $('bar-handle').title = shown ? 'Hide the control bar' : 'Show the control bar';
-  if (!shown) for (const name of PANELS) closePanel(name);
-  try {
-    localStorage.setItem(BAR_HIDDEN, String(!shown));
-  } catch {
-    /* storage disabled */
-  }
-}
-$('bar-handle').addEventListener('click', () => showBar(document.body.classList.contains('bar-hidden')));
 
 // ----- keys -----
 
@@ -372,12 +312,7 @@ document.addEventListener('visibilitychange', () => document.visibilityState ===
 
 // ----- start -----
 
-bindSettingsForm();
-try {
-  showBar(localStorage.getItem(BAR_HIDDEN) !== 'true');
-} catch {
-  showBar(true);
-}
+bindSettingsForm(settings);
 setState('disconnected');
 if (settings.get('autoconnect')) connect();
 else $('connect-button').focus();
