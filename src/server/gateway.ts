@@ -16,6 +16,7 @@ import { refuseUpgrade } from './http-answers.js';
 import { StaticFiles } from './static-files.js';
 import { NovncFiles } from './novnc.js';
 import { LoopMonitor } from '../observability/loop-stats.js';
+import { MemoryRelease } from './memory-release.js';
 import { localAdmission, type Admission } from './admission.js';
 import { isLoopback, summarize, type SessionSummary } from '../observability/session-list.js';
 import { GatewayMetrics } from '../observability/metrics.js';
@@ -52,6 +53,7 @@ export class Gateway {
   #stopping = false;
   readonly #startedAt = Date.now();
   readonly #loop = new LoopMonitor();
+  readonly #memory = new MemoryRelease(this.registry);
   /** With --metrics-path; null otherwise. */
   #metrics: GatewayMetrics | null = null;
 
@@ -194,6 +196,8 @@ export class Gateway {
         uptimeSeconds: Math.round((Date.now() - this.#startedAt) / 1000),
         // ?loop=1: event-loop utilization and delay (of the process that answered) since the previous ?loop=1 request.
         ...(url.searchParams.has('loop') ? { eventLoop: this.#loop.take() } : {}),
+        // ?memory=1: where this process's memory is (RSS vs V8 heap vs buffers), in bytes.
+        ...(url.searchParams.has('memory') ? { memory: process.memoryUsage() } : {}),
       },
     };
   }
@@ -234,6 +238,7 @@ export class Gateway {
     for (const server of this.#servers) server.closeAllConnections();
     // Handlers release what they started (worker threads), so nothing outlives the stop.
     this.#loop.stop();
+    this.#memory.stop();
     const shutdowns = await Promise.allSettled((this.#routes?.all ?? []).map(async (r) => r.handler.shutdown?.()));
     for (const s of shutdowns) if (s.status === 'rejected') this.#log.error({ err: s.reason }, 'handler shutdown failed');
   }
