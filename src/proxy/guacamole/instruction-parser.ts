@@ -138,46 +138,63 @@ export class InstructionParser {
           break;
         }
         case State.Value: {
-          if (need > 0) {
+          // First the rest of a character split by the previous read.
+          while (need > 0) {
+            if (i === to) break scan;
             const b = buf[i]!;
             if (b < this.#low || b > this.#high) {
-              fail = new InstructionError('GUAC_ERR_UTF8', `invalid UTF-8: byte ${describeByte(b)} where a continuation byte was due`);
+              fail = utf8Error(b);
               break scan;
             }
             this.#low = 0x80;
             this.#high = 0xbf;
             need--;
             i++;
-            break;
           }
-          if (remaining === 0) {
-            state = State.Terminator;
-            break;
+          while (remaining > 0 && i < to) {
+            let b = buf[i]!;
+            if (b < 0x80) {
+              const stop = Math.min(to, i + remaining);
+              let j = i + 1;
+              if (stop - j >= ASCII_CALL_MIN && isAscii(buf.subarray(j, stop))) j = stop;
+              else while (j < stop && buf[j]! < 0x80) j++;
+              remaining -= j - i;
+              i = j;
+              continue;
+            }
+            // A lead byte: one code point of 1-3 continuation bytes, in the ranges of Unicode Table 3-7.
+            let low = 0x80;
+            let high = 0xbf;
+            if (b >= 0xc2 && b <= 0xdf) need = 1;
+            else if (b >= 0xe0 && b <= 0xef) {
+              need = 2;
+              if (b === 0xe0) low = 0xa0; // no overlong forms
+              else if (b === 0xed) high = 0x9f; // no surrogates
+            } else if (b >= 0xf0 && b <= 0xf4) {
+              need = 3;
+              if (b === 0xf0) low = 0x90; // no overlong forms
+              else if (b === 0xf4) high = 0x8f; // nothing above U+10FFFF
+            } else {
+              fail = new InstructionError('GUAC_ERR_UTF8', `invalid UTF-8: byte ${describeByte(b)} cannot start a character`);
+              break scan;
+            }
+            remaining--;
+            i++;
+            // The whole character is here (the usual case): check it without going round the state machine.
+            for (; need > 0 && i < to; need--, i++) {
+              b = buf[i]!;
+              if (b < low || b > high) {
+                fail = utf8Error(b);
+                break scan;
+              }
+              low = 0x80;
+              high = 0xbf;
+            }
+            this.#low = low;
+            this.#high = high;
+            if (need > 0) break scan; // the read ends inside the character
           }
-          const stop = Math.min(to, i + remaining);
-          let j = i;
-          if (stop - j >= ASCII_CALL_MIN && isAscii(buf.subarray(j, stop))) j = stop;
-          else while (j < stop && buf[j]! < 0x80) j++;
-          remaining -= j - i;
-          i = j;
-          if (i === stop) break;
-          // A non-ASCII lead byte: one code point, and 1-3 continuation bytes (Unicode Table 3-7).
-          const b = buf[i]!;
-          if (b >= 0xc2 && b <= 0xdf) need = 1;
-          else if (b >= 0xe0 && b <= 0xef) {
-            need = 2;
-            if (b === 0xe0) this.#low = 0xa0; // no overlong forms
-            else if (b === 0xed) this.#high = 0x9f; // no surrogates
-          } else if (b >= 0xf0 && b <= 0xf4) {
-            need = 3;
-            if (b === 0xf0) this.#low = 0x90; // no overlong forms
-            else if (b === 0xf4) this.#high = 0x8f; // nothing above U+10FFFF
-          } else {
-            fail = new InstructionError('GUAC_ERR_UTF8', `invalid UTF-8: byte ${describeByte(b)} cannot start a character`);
-            break scan;
-          }
-          remaining--;
-          i++;
+          if (remaining === 0 && need === 0) state = State.Terminator;
           break;
         }
         case State.Terminator: {
@@ -210,6 +227,10 @@ export class InstructionParser {
     this.error = fail;
     return cut;
   }
+}
+
+function utf8Error(b: number): InstructionError {
+  return new InstructionError('GUAC_ERR_UTF8', `invalid UTF-8: byte ${describeByte(b)} where a continuation byte was due`);
 }
 
 function describeByte(b: number): string {
