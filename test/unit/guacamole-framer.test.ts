@@ -7,18 +7,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { InstructionFramer } from '../../src/proxy/guacamole/framer.js';
+import { instruction as encode, parseWhole, prng } from '../support/guacamole.js';
 
-/** xorshift32: deterministic across runs and machines. */
-function prng(seed: number) {
-  let x = seed >>> 0 || 1;
-  const next = () => {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    return (x >>> 0) / 0x1_0000_0000;
-  };
-  return { next, int: (n: number) => Math.floor(next() * n), pick: <T>(a: readonly T[]) => a[Math.floor(next() * a.length)]! };
-}
 type Rng = ReturnType<typeof prng>;
 
 // Code points of each UTF-8 width, including the protocol's own punctuation and the ends of each range.
@@ -37,43 +27,12 @@ function value(rng: Rng): string {
   return out;
 }
 
-/** Encodes with lengths from the string iterator (code points), independently of the gateway's encoder. */
-function instruction(elements: string[]): string {
-  return elements.map((e) => `${[...e].length}.${e}`).join(',') + ';';
-}
-
 function randomInstruction(rng: Rng): string {
   const opcode = rng.int(8) === 0 ? '' : rng.pick(['sync', 'img', 'blob', 'size', 'nop', 'name', 'clipboard']);
   const elements = [opcode];
   const count = rng.int(6);
   for (let i = 0; i < count; i++) elements.push(value(rng));
-  return instruction(elements);
-}
-
-/**
- * A reference parser over a decoded string, written for clarity, not speed:
- * returns the instructions the text holds, or throws if it does not end on
- * an instruction boundary or is malformed.
- */
-function referenceParse(text: string): string[] {
-  const chars = [...text]; // code points
-  const out: string[] = [];
-  let i = 0;
-  let start = 0;
-  while (i < chars.length) {
-    let digits = '';
-    while (i < chars.length && /[0-9]/.test(chars[i]!)) digits += chars[i++];
-    if (digits === '' || chars[i] !== '.') throw new Error(`bad length at code point ${i}`);
-    i += 1 + Number(digits);
-    if (i >= chars.length) throw new Error('ends inside an instruction');
-    const t = chars[i++];
-    if (t === ';') {
-      out.push(chars.slice(start, i).join(''));
-      start = i;
-    } else if (t !== ',') throw new Error(`bad terminator at code point ${i - 1}`);
-  }
-  if (start !== chars.length) throw new Error('ends inside an instruction');
-  return out;
+  return encode(...elements);
 }
 
 /** Cuts `bytes` into chunks of random sizes (many tiny ones, some large) and feeds them, borrowed or owned. */
@@ -139,7 +98,7 @@ test('random streams cut at random byte boundaries: whole instructions per messa
     const seen: string[] = [];
     for (const m of messages) {
       assert.ok(m.length > 0, `seed ${seed}: an empty message`);
-      seen.push(...referenceParse(m.toString('utf8')));
+      seen.push(...parseWhole(m.toString('utf8')).map((elements) => encode(...elements)));
     }
     assert.ok(Buffer.concat(messages).equals(input), `seed ${seed}: the messages are not the input`);
     assert.deepEqual(seen, instructions, `seed ${seed}`);
