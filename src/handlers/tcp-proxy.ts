@@ -73,7 +73,7 @@ export const createTcpProxy: HandlerFactory = async (ctx) => {
   const accepted = opts.subprotocols ?? (guacamole ? ['guacamole'] : ['binary', 'base64']);
   const connectTimeoutMs = parseSeconds(opts.connectTimeout ?? 30);
   // The original's Timeout was the connect timeout and, in Guacamole mode, the backend's idle timeout too.
-  const tunnel = guacamole ? { ...tunnelRelayOptions(ctx, opts, { backendIdleMs: connectTimeoutMs, nopIntervalMs: 0 }), log: ctx.log } : null;
+  const tunnel = guacamole ? { ...tunnelRelayOptions({ invalid: ctx.invalid, log: ctx.log, closeTimeoutMs: ctx.route.closeTimeout }, opts, { backendIdleMs: connectTimeoutMs, nopIntervalMs: 0 }), log: ctx.log } : null;
   const dialOptions = {
     timeoutMs: connectTimeoutMs,
     localAddress: opts.localAddress,

@@ -25,7 +25,7 @@ export interface GuacamoleRelayOptions {
   /** After the session ends, how long the backend may take to finish before it is destroyed. */
   closeTimeoutMs: number;
   log: Logger;
-  /** Log every chunk (websockify --traffic). */
+  /** Log every backend chunk (websockify --traffic; the runtime logs the client's messages). */
   traffic: boolean;
   /** Close when the backend has sent nothing for this long; 0 = never. */
   backendIdleMs: number;

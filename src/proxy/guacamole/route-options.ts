@@ -2,7 +2,7 @@
 // `framing: guacamole` and the guacamole handler: their schema, and their
 // conversion into relay options.
 import { ConfigValueError, parseSeconds, parseSize } from '../../config/units.js';
-import type { HandlerContext } from '../../handlers/types.js';
+import type { RouteFields } from '../token-targets.js';
 import type { GuacamoleRelayOptions } from './relay.js';
 import { DEFAULT_MESSAGE_BYTES, DEFAULT_PENDING_BYTES } from './framer.js';
 
@@ -25,7 +25,7 @@ export const tunnelSchema = {
 
 /** The relay's settings from the route; defaults differ per mode, so they are passed in. */
 export function tunnelRelayOptions(
-  ctx: HandlerContext,
+  ctx: Pick<RouteFields, 'invalid' | 'log'> & { closeTimeoutMs: number },
   opts: TunnelOptions,
   defaults: { backendIdleMs: number; nopIntervalMs: number },
 ): Pick<GuacamoleRelayOptions, 'backendIdleMs' | 'nopIntervalMs' | 'framing' | 'closeTimeoutMs' | 'traffic'> {
@@ -43,7 +43,7 @@ export function tunnelRelayOptions(
     backendIdleMs: opts.backendIdleTimeout === undefined ? defaults.backendIdleMs : parseSeconds(opts.backendIdleTimeout),
     nopIntervalMs: opts.nopInterval === undefined ? defaults.nopIntervalMs : parseSeconds(opts.nopInterval),
     framing: { maxMessageBytes: DEFAULT_MESSAGE_BYTES, maxPendingBytes },
-    closeTimeoutMs: ctx.route.closeTimeout,
+    closeTimeoutMs: ctx.closeTimeoutMs,
     traffic: ctx.log.isLevelEnabled('trace'),
   };
 }
