@@ -122,6 +122,18 @@ test('a borrowed read is released once every message made of it is written', () 
   assert.deepEqual(out, ['4.sync,1.1;']);
 });
 
+test('a borrowed read finishes a carried instruction in a message of its own; an owned one joins it to the rest', () => {
+  const one = '4.sync,1.1;';
+  for (const borrowed of [true, false]) {
+    const framer = new InstructionFramer({ maxMessageBytes: 1000 });
+    const sizes: number[] = [];
+    const sink = (m: Buffer, written?: () => void) => (sizes.push(m.length), written?.(), true);
+    framer.push(Buffer.from('4.sy'), null, sink);
+    framer.push(Buffer.from('nc,1.1;' + one.repeat(200)), borrowed ? () => {} : null, sink);
+    assert.deepEqual(sizes, borrowed ? [11, 1001, 1001, 198] : [1001, 1001, 209], `borrowed: ${borrowed}`);
+  }
+});
+
 test('the parser reports boundaries and can cut at the first one past a point', () => {
   const p = new InstructionParser();
   p.reset();

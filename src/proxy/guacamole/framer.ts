@@ -101,7 +101,10 @@ export class InstructionFramer {
     let start = 0; // where the next message begins in this chunk (after the carry, if any)
     let last = -1; // end of the last whole instruction seen
     while (pos < end) {
-      const cut = parser.scan(chunk, pos, end, start + this.#maxMessage - this.#carryBytes);
+      // A carried instruction is finished in a message of its own when the chunk is a
+      // borrowed bulk read, so that only it is copied and the rest goes out as views.
+      const cutAt = this.#carryBytes > 0 && release ? 0 : start + this.#maxMessage - this.#carryBytes;
+      const cut = parser.scan(chunk, pos, end, cutAt);
       if (parser.lastEnd >= 0) last = parser.lastEnd;
       pos = parser.position;
       if (parser.error) break;
