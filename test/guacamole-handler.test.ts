@@ -89,7 +89,7 @@ test('handshake: UUID first, select/args/size/audio/video/image/timezone/name/co
   const [first, ...rest] = c.instructions;
   assert.equal(first![0], '', 'the first instruction is the internal one');
   assert.match(first![1]!, /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/, 'a random (v4) UUID');
-  assert.deepEqual(rest.map((i) => i[0]).slice(0, 4), ['size', 'cfill', 'rect', 'sync']);
+  assert.deepEqual(rest.map((i) => i[0]).slice(0, 4), ['size', 'rect', 'cfill', 'sync']);
   assert.ok(!c.instructions.some((i) => i[0] === 'ready'), 'guacd\'s connection id is not passed to the browser');
 
   const keys = once(standin.events, 'key');

@@ -5,7 +5,7 @@
 //   select <protocol>  ->  args VERSION_1_5_0 <names of the protocol's parameters>
 //   size/audio/video/image/timezone/name  ->  remembered
 //   connect <version> <values>  ->  checked: one value per name, in args order
-//   ready $<id>, then: size, cfill + rect, sync (a 1024x768 orange screen)
+//   ready $<id>, then: size, rect + cfill, sync (a 1024x768 orange screen)
 // Afterwards it records the client's key, mouse and sync instructions (events
 // in-process; lines on stdout when run as a program), sends nop when idle,
 // and can stream instructions in random chunks with multi-byte text.
@@ -33,6 +33,8 @@ export interface StandinOptions {
   required?: string[];
   /** After drawing, stream about this many bytes of instructions in random chunks. */
   streamBytes?: number;
+  /** After drawing, send these instructions (text) in random chunks. */
+  afterDraw?: string;
   /** nop after this long without sending (guacd: 5 s). */
   nopMs?: number;
 }
@@ -119,8 +121,9 @@ function serve(socket: net.Socket, opts: StandinOptions, events: EventEmitter): 
   socket.on('close', () => clearInterval(nop));
 
   const draw = async () => {
-    send(instruction('size', 0, 1024, 768) + instruction('cfill', 14, 0, 255, 128, 0, 255) + instruction('rect', 0, 0, 0, 1024, 768) + instruction('sync', Date.now(), 0));
-    if (opts.streamBytes) await stream(socket, opts.streamBytes, () => (lastSent = Date.now()));
+    send(instruction('size', 0, 1024, 768) + instruction('rect', 0, 0, 0, 1024, 768) + instruction('cfill', 14, 0, 255, 128, 0, 255) + instruction('sync', Date.now(), 0));
+    if (opts.afterDraw) await writeChunked(socket, Buffer.from(opts.afterDraw), 7, () => (lastSent = Date.now()));
+    if (opts.streamBytes) await writeChunked(socket, streamedBytes(opts.streamBytes), opts.streamBytes, () => (lastSent = Date.now()));
   };
 
   socket.on('data', (chunk: Buffer) => {
@@ -192,10 +195,9 @@ function serve(socket: net.Socket, opts: StandinOptions, events: EventEmitter): 
   });
 }
 
-/** Streams about `total` bytes of instructions in random chunk sizes, cut anywhere (inside characters too). */
-async function stream(socket: net.Socket, total: number, onWrite: () => void): Promise<void> {
-  const rng = prng(total);
-  const bytes = Buffer.from(drawingInstructions(total & 0xffff, Math.max(1, Math.ceil(total / 2500))).join(''));
+/** Writes `bytes` in random chunk sizes, cut anywhere (inside characters too). */
+async function writeChunked(socket: net.Socket, bytes: Buffer, seed: number, onWrite: () => void): Promise<void> {
+  const rng = prng(seed);
   for (let pos = 0; pos < bytes.length && !socket.destroyed; ) {
     const n = rng.pick([1, 3, rng.int(100) + 1, rng.int(5000) + 1, rng.int(64_000) + 1]);
     onWrite();
@@ -203,10 +205,9 @@ async function stream(socket: net.Socket, total: number, onWrite: () => void): P
     pos += n;
     if (rng.int(4) === 0) await new Promise((r) => setImmediate(r));
   }
-  socket.emit('streamed', bytes);
 }
 
-/** The stream `stream()` sends for a given size, for a test to compare against. */
+/** The instructions `streamBytes` sends, for a test to compare against. */
 export function streamedBytes(total: number): Buffer {
   return Buffer.from(drawingInstructions(total & 0xffff, Math.max(1, Math.ceil(total / 2500))).join(''));
 }
