@@ -7,11 +7,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type net from 'node:net';
 import { once } from 'node:events';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { WebSocket } from 'ws';
-import { startBackend, closed, spawnCli, hashSink, seededSizes, rssBytes, drained } from './helpers.js';
+import { startBackend, closed, spawnCli, hashSink, seededSizes, rssBytes, drained, tempDir, untilSteady } from './support/index.js';
 import { instructionStream } from './support/guacamole.js';
 
 const MiB = 1024 * 1024;
@@ -49,8 +48,7 @@ test('a browser that stops reading pauses a backend streaming 512 MiB of instruc
   });
   sendAll.catch(() => {});
 
-  const dir = await mkdtemp(join(tmpdir(), 'wsgate-guac-'));
-  t.after(() => rm(dir, { recursive: true, force: true }));
+  const dir = tempDir(t, 'guac-backpressure');
   const config = join(dir, 'wsgate.yaml');
   await writeFile(config, `listen: 127.0.0.1:0\nroutes:\n  - path: /guac\n    handler: tcp-proxy\n    target: 127.0.0.1:${backend.port}\n    framing: guacamole\n    backendIdleTimeout: 0\n`);
   const cli = await spawnCli(['--config', config]);
@@ -73,20 +71,15 @@ test('a browser that stops reading pauses a backend streaming 512 MiB of instruc
   await once(ws, 'open');
   ws.pause();
 
-  // Stalled once nothing moves for a second (no event says so: a bounded poll).
-  let last = handed();
-  let since = Date.now();
+  // Stalled once nothing moves for a second (no event says so: a bounded poll), with the peak RSS meanwhile.
   let peakRss = rssBytes(pid);
-  const started = Date.now();
-  while (Date.now() - since < 1000) {
-    assert.ok(Date.now() - started < 30_000, `still moving after 30 s (${handed()} bytes)`);
-    await new Promise((r) => setTimeout(r, 100));
-    peakRss = Math.max(peakRss, rssBytes(pid));
-    if (handed() !== last) {
-      last = handed();
-      since = Date.now();
-    }
-  }
+  const last = await untilSteady(
+    () => {
+      peakRss = Math.max(peakRss, rssBytes(pid));
+      return handed();
+    },
+    { quietMs: 1000, everyMs: 100, timeoutMs: 30_000, what: () => `a stall (still moving, ${handed()} bytes)` },
+  );
   const growth = peakRss - baseline;
   t.diagnostic(`stalled at ${(last / MiB).toFixed(1)} MiB; gateway RSS baseline ${(baseline / MiB).toFixed(1)} MiB, growth ${(growth / MiB).toFixed(1)} MiB`);
   assert.ok(last < MAX_IN_FLIGHT, `the backend handed over ${(last / MiB).toFixed(1)} MiB to a browser that reads nothing`);

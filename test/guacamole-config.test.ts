@@ -2,13 +2,11 @@
 // startup naming FILE:LINE and the field; the README's example starts.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { runCli, spawnCli } from './helpers.js';
+import { runCli, spawnCli, tempDir } from './support/index.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'wsgate-guac-config-'));
-after(() => rmSync(dir, { recursive: true, force: true }));
+const dir = tempDir(after, 'guac-config');
 let n = 0;
 const configFile = (text: string) => {
   const path = join(dir, `c${n++}.yaml`);
@@ -52,6 +50,8 @@ routes:
     framing: guacamole
 `);
   const cli = await spawnCli(['--config', path]);
+  // Answered requests mean it is serving (and has its signal handlers: they come after "listening").
+  assert.equal((await fetch(`http://127.0.0.1:${cli.port}/healthz`)).status, 200);
   cli.child.kill('SIGTERM');
   assert.equal((await cli.exited).code, 0);
 });

@@ -15,7 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
-import { spawnCli } from './helpers.js';
+import { spawnCli } from './support/index.js';
 import { instruction } from './support/guacamole.js';
 import { startGuacdStandin, type Standin, type StandinConnect } from './support/guacd-standin.js';
 

@@ -7,9 +7,8 @@ import assert from 'node:assert/strict';
 import type net from 'node:net';
 import { once } from 'node:events';
 import { WebSocket } from 'ws';
-import { startGateway, startBackend, closed, handshakeStatus, seededSizes, drained, connect, sessionsDrained } from './helpers.js';
+import { startGateway, startBackend, closed, handshakeStatus, seededSizes, drained, connect, sessionsDrained, until } from './support/index.js';
 import { drawingInstructions, instruction, parseWhole } from './support/guacamole.js';
-import { until } from './support/until.js';
 
 async function setup(t: TestContext, onSocket: (socket: net.Socket) => void, route: Record<string, unknown> = {}) {
   const backend = await startBackend(onSocket);
@@ -58,7 +57,7 @@ test('both ways, byte for byte: whole instructions per message; pings answered, 
   const { url } = await setup(t, (socket) => {
     socket.on('data', (c: Buffer) => (received = Buffer.concat([received, c])));
     void writeChunked(socket, down, 5).then(async () => {
-      await until(() => received.length >= Buffer.byteLength(up.join('')), 20_000, 'the client\'s instructions');
+      await until(() => received.length >= Buffer.byteLength(up.join('')), { timeoutMs: 20_000, what: "the client's instructions" });
       socket.end();
     });
   });
@@ -129,7 +128,7 @@ test('a malformed or binary client message closes the tunnel; nothing of it reac
     ws.send(message, { binary: typeof message !== 'string' });
     assert.deepEqual(await end, { code, reason });
   }
-  await until(() => received.length >= 3 * instruction('key', 1, 1).length, 5000, 'the good instructions');
+  await until(() => received.length >= 3 * instruction('key', 1, 1).length, { timeoutMs: 5000, what: 'the good instructions' });
   assert.equal(received, instruction('key', 1, 1).repeat(3));
 });
 

@@ -9,24 +9,19 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import net from 'node:net';
 import { randomUUID } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { Redis } from 'ioredis';
 import { WebSocket } from 'ws';
-import { startGateway, closed, handshakeStatus } from './helpers.js';
+import { startGateway, closed, handshakeStatus, tempDir, until } from './support/index.js';
 import { instruction, parseWhole } from './support/guacamole.js';
 import { startGuacdStandin, streamedBytes, type StandinConnect, type StandinOptions } from './support/guacd-standin.js';
-import { until } from './support/until.js';
 
 type Row = Record<string, string | number | null>;
 
 /** A SQLite file with a `conns` table of the given rows (columns from the first row). */
-async function sqliteStore(t: TestContext, rows: Row[]): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'wsgate-guacd-'));
-  t.after(() => rm(dir, { recursive: true, force: true }));
-  const file = join(dir, 'conns.db');
+function sqliteStore(t: TestContext, rows: Row[]): string {
+  const file = join(tempDir(t, 'guacd'), 'conns.db');
   const db = new Database(file);
   const columns = [...new Set(rows.flatMap((r) => Object.keys(r)))];
   db.exec(`CREATE TABLE conns (${columns.map((c) => `"${c}" TEXT`).join(', ')})`);
@@ -39,7 +34,7 @@ async function sqliteStore(t: TestContext, rows: Row[]): Promise<string> {
 async function setup(t: TestContext, opts: { standin?: StandinOptions; rows?: Row[]; route?: Record<string, unknown>; resolver?: Record<string, unknown> } = {}) {
   const standin = await startGuacdStandin(opts.standin);
   t.after(() => standin.close());
-  const resolver = opts.resolver ?? { type: 'sqlite', path: await sqliteStore(t, opts.rows ?? [VNC_ROW]), query: 'SELECT * FROM conns WHERE token = ?' };
+  const resolver = opts.resolver ?? { type: 'sqlite', path: sqliteStore(t, opts.rows ?? [VNC_ROW]), query: 'SELECT * FROM conns WHERE token = ?' };
   const gw = await startGateway({ routes: [{ path: '/guac', handler: 'guacamole', guacd: `127.0.0.1:${standin.port}`, resolver, ...opts.route }] });
   t.after(() => gw.stop());
   return { standin, gw, url: (query: string) => gw.url(`/guac?${query}`) };
@@ -63,7 +58,7 @@ function tunnel(url: string) {
     }
   });
   const send = (...elements: Array<string | number>) => ws.send(instruction(...elements));
-  const waitFor = (opcode: string, ms = 5000) => until(() => instructions.some((i) => i[0] === opcode), ms, `"${opcode}" from the gateway`).then(() => instructions.find((i) => i[0] === opcode)!);
+  const waitFor = (opcode: string, ms = 5000) => until(() => instructions.some((i) => i[0] === opcode), { timeoutMs: ms, what: `"${opcode}" from the gateway` }).then(() => instructions.find((i) => i[0] === opcode)!);
   return { ws, instructions, arrivals, problems, send, waitFor, end: closed(ws) };
 }
 
@@ -100,7 +95,7 @@ test('handshake: UUID first, select/args/size/audio/video/image/timezone/name/co
   c.ws.send(instruction('key', 65293, 1) + instruction('', 'ping', 7) + instruction('mouse', 10, 20, 1));
   assert.deepEqual((await keys)[0], ['65293', '1']);
   assert.deepEqual((await mice)[0], ['10', '20', '1']);
-  await until(() => c.instructions.filter((i) => i[0] === '' && i[1] === 'ping').length === 2, 5000, 'two pongs');
+  await until(() => c.instructions.filter((i) => i[0] === '' && i[1] === 'ping').length === 2, { timeoutMs: 5000, what: 'two pongs' });
   assert.deepEqual(c.instructions.filter((i) => i[0] === '' && i[1] === 'ping'), [['', 'ping', '1700000000123'], ['', 'ping', '7']]);
   assert.deepEqual(internal, [], 'no internal instruction reaches guacd');
   assert.deepEqual(c.problems, []);
@@ -206,7 +201,7 @@ test('required/argv pass through; a streamed instruction flood in random chunks 
   c.ws.send(instruction('argv', 0, 'text/plain', 'password') + instruction('blob', 0, Buffer.from('typed-pw').toString('base64')) + instruction('end', 0));
   assert.deepEqual((await argv)[0], { name: 'password', value: 'typed-pw' });
   const expected = parseWhole(streamedBytes(STREAM).toString());
-  await until(() => c.instructions.length >= 6 + expected.length, 20_000, 'the whole stream');
+  await until(() => c.instructions.length >= 6 + expected.length, { timeoutMs: 20_000, what: 'the whole stream' });
   const afterDrawing = c.instructions.slice(c.instructions.findIndex((i) => i[0] === 'sync') + 1).filter((i) => i[0] !== 'nop');
   assert.deepEqual(afterDrawing.slice(0, expected.length), expected);
   assert.deepEqual(c.problems, []);

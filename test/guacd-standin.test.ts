@@ -6,15 +6,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { WebSocket } from 'ws';
-import { closed, spawnCli } from './helpers.js';
+import { closed, spawnCli, tempDir, until } from './support/index.js';
 import { instruction, parseWhole } from './support/guacamole.js';
-import { until } from './support/until.js';
 
 const STANDIN = fileURLToPath(new URL('./support/guacd-standin.js', import.meta.url));
 const PASSWORD = 'pa55-Wörd;,.';
@@ -25,11 +23,10 @@ test('the stand-in as a program behind the CLI: key and mouse reach it; no secre
   t.after(() => standin.kill('SIGTERM'));
   let out = '';
   standin.stdout!.on('data', (c) => (out += c));
-  await until(() => /^listening \d+$/m.test(out), 10_000, 'the stand-in listening');
+  await until(() => /^listening \d+$/m.test(out), { timeoutMs: 10_000, what: 'the stand-in listening' });
   const port = Number(/^listening (\d+)$/m.exec(out)![1]);
 
-  const dir = await mkdtemp(join(tmpdir(), 'wsgate-standin-'));
-  t.after(() => rm(dir, { recursive: true, force: true }));
+  const dir = tempDir(t, 'standin');
   const db = new Database(join(dir, 'conns.db'));
   db.exec('CREATE TABLE conns (token TEXT, protocol TEXT, hostname TEXT, port TEXT, password TEXT)');
   db.prepare('INSERT INTO conns VALUES (?, ?, ?, ?, ?)').run(TOKEN, 'vnc', 'desk', '5900', PASSWORD);
@@ -61,14 +58,14 @@ test('the stand-in as a program behind the CLI: key and mouse reach it; no secre
   const received: string[][] = [];
   ws.on('message', (data: Buffer) => received.push(...parseWhole(data.toString())));
   const end = closed(ws);
-  await until(() => received.some((i) => i[0] === 'sync'), 10_000, 'the first frame');
+  await until(() => received.some((i) => i[0] === 'sync'), { timeoutMs: 10_000, what: 'the first frame' });
   ws.send(instruction('key', 65, 1) + instruction('mouse', 3, 4, 1));
-  await until(() => out.includes('key ["65","1"]') && out.includes('mouse ["3","4","1"]'), 10_000, 'key and mouse on the stand-in\'s stdout');
+  await until(() => out.includes('key ["65","1"]') && out.includes('mouse ["3","4","1"]'), { timeoutMs: 10_000, what: "key and mouse on the stand-in's stdout" });
   const connect = JSON.parse(/^connect (.*)$/m.exec(out)![1]!) as { values: Record<string, string> };
   assert.equal(connect.values.password, PASSWORD, 'the password did reach guacd');
   ws.close(1000);
   await end;
-  await until(() => cli.output().includes('"msg":"session closed"'), 5000, 'the session log line');
+  await until(() => cli.output().includes('"msg":"session closed"'), { timeoutMs: 5000, what: 'the session log line' });
   cli.child.kill('SIGTERM');
   const { stdout, stderr } = await cli.exited;
   const log = stdout + stderr;
