@@ -18,7 +18,7 @@ import type { RecordKeySet } from '../proxy/resolvers/record.js';
 import { fingerprint } from '../observability/logger.js';
 import { GuacamoleRelay } from '../proxy/guacamole/relay.js';
 import { GuacdHandshake, type ClientInfo, type ConnectionSettings } from '../proxy/guacamole/guacd-handshake.js';
-import { clientInfoFromQuery, clientSettingsFromQuery } from '../proxy/guacamole/client-info.js';
+import { clientInfo, clientSettingsFromQuery } from '../proxy/guacamole/client-info.js';
 import { encodeInstruction } from '../proxy/guacamole/instruction.js';
 import { tunnelRelayOptions, tunnelSchema, type TunnelOptions } from '../proxy/guacamole/route-options.js';
 
@@ -96,7 +96,7 @@ export const createGuacamole: HandlerFactory = async (ctx) => {
       const target = { host: found.target.host, port: found.target.port };
       try {
         const backend = await dial(target, { ...dialOptions, signal: c.signal });
-        const state: TunnelState = { backend, token: found.token, settings, client: clientInfoFromQuery(c.url.searchParams, values.name), relay: null };
+        const state: TunnelState = { backend, token: found.token, settings, client: clientInfo(c.url.searchParams, settings.values), relay: null };
         // No `params`: the settings hold secrets, and params are shown in session lists.
         return accept(state, { protocol: choice.protocol, target: `${describeTarget(target)} (${protocol})` });
       } catch (e) {

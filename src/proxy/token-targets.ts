@@ -139,7 +139,8 @@ export class TokenTargets {
       from,
       names: opts.token?.names ?? ['token', 'key'],
       pattern,
-      maxLength: opts.token?.maxLength ?? (type === 'jwt' ? 8192 : 256),
+      // Self-contained tokens (signed or encrypted claims) are long.
+      maxLength: opts.token?.maxLength ?? (type === 'jwt' || type === 'guacamole-lite' ? 8192 : 256),
     };
 
     let policy: TargetPolicy | null = null;

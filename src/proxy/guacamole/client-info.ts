@@ -2,8 +2,11 @@
 // the names Guacamole's web application uses (GUAC_WIDTH, GUAC_HEIGHT,
 // GUAC_DPI, GUAC_TIMEZONE, repeated GUAC_AUDIO / GUAC_VIDEO / GUAC_IMAGE),
 // for the `size`, `audio`, `video`, `image` and `timezone` instructions of
-// the guacd handshake. A value out of range is ignored (the default stays),
-// as Guacamole's server does; nothing here can reach guacd unchecked.
+// the guacd handshake. Without them, the connection's settings of the same
+// meaning (`width`, `height`, `dpi`, `audio`, `video`, `image`, `timezone`:
+// guacamole-lite's model) apply, then Guacamole's defaults. A value out of
+// range is ignored, as Guacamole's server does; nothing here reaches guacd
+// unchecked.
 import type { ClientInfo } from './guacd-handshake.js';
 
 /** guacamole-common's GuacamoleClientInformation defaults. */
@@ -13,24 +16,40 @@ const TIMEZONE = /^[A-Za-z0-9_+\-/]{1,64}$/;
 /** Formats per kind; a browser lists a handful. */
 const MAX_TYPES = 32;
 
-export function clientInfoFromQuery(query: URLSearchParams, name?: string): ClientInfo {
-  const int = (key: string, fallback: number, max: number) => {
-    const text = query.get(key);
-    const n = text !== null && /^\d{1,6}$/.test(text) ? Number(text) : NaN;
-    return n >= 1 && n <= max ? n : fallback;
+export function clientInfo(query: URLSearchParams, settings: Readonly<Record<string, string>>): ClientInfo {
+  const int = (text: string | null | undefined, max: number) => {
+    const n = text != null && /^\d{1,6}$/.test(text) ? Number(text) : NaN;
+    return n >= 1 && n <= max ? n : undefined;
   };
-  const types = (key: string) => query.getAll(key).filter((t) => t.length <= 128 && MIMETYPE.test(t)).slice(0, MAX_TYPES);
-  const timezone = query.get('GUAC_TIMEZONE');
+  const size = (key: string, setting: string, fallback: number, max: number) => int(query.get(key), max) ?? int(settings[setting], max) ?? fallback;
+  const types = (key: string, setting: string) => {
+    const given = query.getAll(key);
+    const list = given.length > 0 ? given : settingList(settings[setting]);
+    return list.filter((t) => t.length <= 128 && MIMETYPE.test(t)).slice(0, MAX_TYPES);
+  };
+  const timezone = [query.get('GUAC_TIMEZONE'), settings.timezone].find((t) => t != null && TIMEZONE.test(t));
   return {
-    width: int('GUAC_WIDTH', DEFAULTS.width, 16384),
-    height: int('GUAC_HEIGHT', DEFAULTS.height, 16384),
-    dpi: int('GUAC_DPI', DEFAULTS.dpi, 2400),
-    audio: types('GUAC_AUDIO'),
-    video: types('GUAC_VIDEO'),
-    image: types('GUAC_IMAGE'),
-    ...(timezone !== null && TIMEZONE.test(timezone) ? { timezone } : {}),
-    ...(name !== undefined ? { name } : {}),
+    width: size('GUAC_WIDTH', 'width', DEFAULTS.width, 16384),
+    height: size('GUAC_HEIGHT', 'height', DEFAULTS.height, 16384),
+    dpi: size('GUAC_DPI', 'dpi', DEFAULTS.dpi, 2400),
+    audio: types('GUAC_AUDIO', 'audio'),
+    video: types('GUAC_VIDEO', 'video'),
+    image: types('GUAC_IMAGE', 'image'),
+    ...(timezone != null ? { timezone } : {}),
+    ...(settings.name !== undefined ? { name: settings.name } : {}),
   };
+}
+
+/** A setting that lists formats: a JSON array (as stores write lists) or one format. */
+function settingList(value: string | undefined): string[] {
+  if (value === undefined || value === '') return [];
+  if (!value.startsWith('[')) return [value];
+  try {
+    const list: unknown = JSON.parse(value);
+    return Array.isArray(list) ? list.filter((t): t is string => typeof t === 'string') : [];
+  } catch {
+    return [];
+  }
 }
 
 /** The connection settings a route lets the client set in the query string (`clientSettings`), by the same names. */
