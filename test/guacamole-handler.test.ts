@@ -15,6 +15,7 @@ import { Redis } from 'ioredis';
 import { WebSocket } from 'ws';
 import { startGateway, closed, handshakeStatus, tempDir, until } from './support/index.js';
 import { instruction, parseWhole } from './support/guacamole.js';
+import { revokeToken } from '../src/proxy/resolvers/redis.js';
 import { startGuacdStandin, streamedBytes, type StandinConnect, type StandinOptions } from './support/guacd-standin.js';
 
 type Row = Record<string, string | number | null>;
@@ -174,7 +175,7 @@ test('settings from the store and the query: guacdhost/guacdport pick guacd; cli
   await c.end;
 });
 
-test('settings from Redis JSON fields', { timeout: 20_000 }, async (t) => {
+test('settings from Redis JSON fields; a revoked token closes the tunnel with status 769', { timeout: 20_000 }, async (t) => {
   const redis = new Redis('redis://127.0.0.1:6379');
   const prefix = `wsgate-test:${randomUUID()}:`;
   t.after(async () => {
@@ -187,8 +188,10 @@ test('settings from Redis JSON fields', { timeout: 20_000 }, async (t) => {
   const c = tunnel(url('token=tok-ssh'));
   const info = await connected;
   assert.deepEqual(info.values, { hostname: 'box', port: '22', username: 'carol', password: '', 'private-key': '-----BEGIN KEY-----\nabc\n', 'font-size': '' });
-  c.ws.close();
-  await c.end;
+  await c.waitFor('sync');
+  // Revoked: closed with 1008 and a status the web client can read (CLIENT_UNAUTHORIZED).
+  assert.equal(await revokeToken('redis://127.0.0.1:6379', prefix, 'tok-ssh'), true);
+  assert.deepEqual(await c.end, { code: 1008, reason: '769' });
 });
 
 test('required/argv pass through; a streamed instruction flood in random chunks arrives whole and exact', { timeout: 30_000 }, async (t) => {

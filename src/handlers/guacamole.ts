@@ -20,6 +20,7 @@ import { GuacamoleRelay } from '../proxy/guacamole/relay.js';
 import { GuacdHandshake, type ClientInfo, type ConnectionSettings } from '../proxy/guacamole/guacd-handshake.js';
 import { clientInfo, clientSettingsFromQuery } from '../proxy/guacamole/client-info.js';
 import { encodeInstruction } from '../proxy/guacamole/instruction.js';
+import { GuacamoleStatus, statusReason } from '../proxy/guacamole/status.js';
 import { tunnelRelayOptions, tunnelSchema, type TunnelOptions } from '../proxy/guacamole/route-options.js';
 
 interface GuacamoleOptions extends TunnelOptions {
@@ -105,7 +106,8 @@ export const createGuacamole: HandlerFactory = async (ctx) => {
       }
     },
     open(state, session) {
-      tokens.track(state.token, session);
+      // Revoked: CLIENT_UNAUTHORIZED, whose pair is the same 1008 as any revocation.
+      tokens.track(state.token, session, statusReason(GuacamoleStatus.CLIENT_UNAUTHORIZED));
       state.relay = new GuacamoleRelay(session, state.backend, {
         ...tunnel,
         // The tunnel's UUID, random per session: the web client keys its tunnel by it, and it must

@@ -16,6 +16,7 @@ import { ClusterHandoff, type PreparedHandoff } from '../proxy/cluster-handoff/g
 import { HandoffError } from '../proxy/cluster-handoff/frame.js';
 import { GuacamoleRelay } from '../proxy/guacamole/relay.js';
 import { tunnelRelayOptions, tunnelSchema, type TunnelOptions } from '../proxy/guacamole/route-options.js';
+import { GuacamoleStatus, statusReason } from '../proxy/guacamole/status.js';
 
 interface TcpProxyOptions extends TunnelOptions {
   /** `guacamole`: whole Guacamole instructions per message, both ways (subprotocol `guacamole`). */
@@ -110,7 +111,7 @@ export const createTcpProxy: HandlerFactory = async (ctx) => {
       }
     },
     open(state, session) {
-      if (tokens && state.token !== undefined) tokens.track(state.token, session);
+      if (tokens && state.token !== undefined) tokens.track(state.token, session, tunnel ? statusReason(GuacamoleStatus.CLIENT_UNAUTHORIZED) : undefined);
       if (tunnel) {
         const guacamole = new GuacamoleRelay(session, state.backend, tunnel);
         guacamole.start();

@@ -208,8 +208,8 @@ export class TokenTargets {
   }
 
   /** Remembers a live session so that revoking its token closes it. */
-  track(token: string, session: Session): void {
-    this.#live.add(token, session);
+  track(token: string, session: Session, revokedReason?: string): void {
+    this.#live.add(token, session, revokedReason);
   }
 
   close(): Promise<void> {
