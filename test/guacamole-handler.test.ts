@@ -213,7 +213,8 @@ test('required/argv pass through; a streamed instruction flood in random chunks 
 });
 
 test('an idle tunnel gets a nop before the web client would call it unstable (1.5 s)', { timeout: 20_000 }, async (t) => {
-  const { url } = await setup(t, { standin: { nopMs: 60_000 } });
+  // Half the default interval, so that a loaded machine's timer delays stay far from the client's 1.5 s.
+  const { url } = await setup(t, { standin: { nopMs: 60_000 }, route: { nopInterval: 0.5 } });
   const c = tunnel(url('token=tok-vnc'));
   await c.waitFor('sync');
   const from = Date.now();
@@ -221,7 +222,7 @@ test('an idle tunnel gets a nop before the web client would call it unstable (1.
   const times = [from, ...c.arrivals.filter((a) => a >= from), Date.now()];
   const gaps = times.slice(1).map((x, i) => x - times[i]!);
   assert.ok(Math.max(...gaps) < 1500, `gaps between messages: ${gaps.join(', ')} ms`);
-  assert.ok(c.instructions.filter((i) => i[0] === 'nop').length >= 2);
+  assert.ok(c.instructions.filter((i) => i[0] === 'nop').length >= 4);
   c.ws.close();
   await c.end;
 });
