@@ -155,3 +155,17 @@ test('a silent backend is closed after backendIdleTimeout (UPSTREAM_TIMEOUT), a 
   talking.ws.close();
   await talking.end;
 });
+
+test('a backend that resets right after the connect: no crash; a 502, or a tunnel closed with 1011 and status 515', { timeout: 30_000 }, async (t) => {
+  const { url, gw } = await setup(t, (socket) => socket.resetAndDestroy());
+  for (let i = 0; i < 20; i++) {
+    try {
+      const ws = await connect(url, ['guacamole']);
+      const end = await closed(ws);
+      assert.ok((end.code === 1011 && end.reason === '515') || (end.code === 1000 && end.reason === '0'), `closed with ${JSON.stringify(end)}`);
+    } catch (e) {
+      assert.equal((e as { status?: number }).status, 502);
+    }
+  }
+  await sessionsDrained(gw.gateway);
+});

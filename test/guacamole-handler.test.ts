@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { Redis } from 'ioredis';
 import { WebSocket } from 'ws';
-import { startGateway, closed, handshakeStatus, tempDir, until } from './support/index.js';
+import { startGateway, startBackend, connect, closed, handshakeStatus, sessionsDrained, tempDir, until } from './support/index.js';
 import { instruction, parseWhole } from './support/guacamole.js';
 import { revokeToken } from '../src/proxy/resolvers/redis.js';
 import { startGuacdStandin, streamedBytes, type StandinConnect, type StandinOptions } from './support/guacd-standin.js';
@@ -225,4 +225,20 @@ test('an idle tunnel gets a nop before the web client would call it unstable (1.
   assert.ok(c.instructions.filter((i) => i[0] === 'nop').length >= 4);
   c.ws.close();
   await c.end;
+});
+
+test('a guacd that resets right after the connect: no crash; a 502, or a tunnel closed with status 515', { timeout: 30_000 }, async (t) => {
+  const resetting = await startBackend((socket) => socket.resetAndDestroy());
+  t.after(() => resetting.close());
+  const { url, gw } = await setup(t, { route: { guacd: `127.0.0.1:${resetting.port}` } });
+  for (let i = 0; i < 20; i++) {
+    try {
+      const ws = await connect(url('token=tok-vnc'), ['guacamole']);
+      const end = await closed(ws);
+      assert.ok(end.code === 1011 && end.reason === '515', `closed with ${JSON.stringify(end)}`);
+    } catch (e) {
+      assert.equal((e as { status?: number }).status, 502);
+    }
+  }
+  await sessionsDrained(gw.gateway);
 });

@@ -74,13 +74,15 @@ export class GuacamoleRelay implements Relay {
     this.#framer = new InstructionFramer(opts.framing);
     this.#checker = new ClientMessageChecker(opts.framing.maxPendingBytes);
     this.#handshake = opts.handshake ?? null;
+    // An error between the dial and the 101 (dial() kept it for us).
+    this.#backendError = backend.earlyError;
   }
 
   start(): void {
     const session = this.#session;
     const { socket, reader } = this.#backend;
     if (this.#opts.greeting) this.#send(Buffer.from(this.#opts.greeting), undefined);
-    if (this.#handshake) socket.write(this.#handshake.begin());
+    if (this.#handshake) this.#write(Buffer.from(this.#handshake.begin()));
     const sink = (message: Buffer, written: (() => void) | undefined) => (this.#handshake ? this.#duringHandshake(message, written) : this.#send(message, written));
     reader.attach((chunk, release) => {
       this.#lastBackendAt = Date.now();
@@ -115,10 +117,14 @@ export class GuacamoleRelay implements Relay {
     socket.on('error', (err: NodeJS.ErrnoException) => {
       this.#backendError = err;
     });
-    socket.on('close', () => {
+    const backendGone = () => {
       if (this.#backendError) this.#fail(GuacamoleStatus.UPSTREAM_ERROR, `backend error: ${this.#backendError.code ?? this.#backendError.message}`);
+      else if (this.#handshake) this.#fail(GuacamoleStatus.UPSTREAM_ERROR, 'the backend closed during the handshake');
       else this.#close(GuacamoleStatus.SUCCESS, 'backend closed the connection');
-    });
+    };
+    socket.on('close', backendGone);
+    // It may be gone already: it failed or closed between the dial and the 101.
+    if (socket.destroyed) backendGone();
     if (this.#opts.backendIdleMs > 0) this.#idleTimer = setTimeout(this.#checkIdle, this.#opts.backendIdleMs);
     if (this.#opts.nopIntervalMs > 0) this.#nopTimer = setTimeout(this.#checkNop, this.#opts.nopIntervalMs);
   }
