@@ -7,41 +7,21 @@
 // such a connection resolves null (403). Only for `handler: guacamole`: the
 // settings are Guacamole's, and name no target of their own.
 import { createDecipheriv } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
 import { fingerprint, type Logger } from '../../observability/logger.js';
 import { targetFromRecord, type RecordKeys } from './record.js';
 import type { ResolvedTarget, ResolverEnv, ResolverFactory, TargetResolver } from './types.js';
-
-interface GuacamoleLiteConfig {
-  /** A file holding the 32-byte key (a trailing newline is ignored). */
-  keyFile?: string;
-  /** An environment variable holding it. */
-  keyEnv?: string;
-}
+import { KEY_SOURCE_SCHEMA, readKeyText, type KeySource } from './key-material.js';
 
 /** guacamole-lite's documented cipher; its key is the 32 characters of a string. */
 const CIPHER = 'aes-256-cbc';
 const KEY_BYTES = 32;
 
 export const create: ResolverFactory = (env: ResolverEnv) => {
-  const opts = env.options<GuacamoleLiteConfig>({ properties: { keyFile: { type: 'string', minLength: 1 }, keyEnv: { type: 'string', minLength: 1 } } });
+  const opts = env.options<KeySource>({ properties: KEY_SOURCE_SCHEMA });
   if (!env.keys.json.optional) env.invalid('type', 'guacamole-lite tokens hold Guacamole connection settings: use them on a route with handler: guacamole');
-  if ((opts.keyFile === undefined) === (opts.keyEnv === undefined)) env.invalid('keyFile', 'give keyFile or keyEnv (the key guacamole-lite was given), one of them');
-  let key: Buffer;
-  if (opts.keyFile !== undefined) {
-    const file = path.resolve(env.baseDir, opts.keyFile);
-    try {
-      key = Buffer.from(readFileSync(file, 'utf8').replace(/\r?\n$/, ''));
-    } catch (e) {
-      env.invalid('keyFile', `cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
-    }
-  } else {
-    const value = process.env[opts.keyEnv!];
-    if (value === undefined) env.invalid('keyEnv', `the environment has no ${opts.keyEnv}`);
-    key = Buffer.from(value);
-  }
-  if (key.length !== KEY_BYTES) env.invalid(opts.keyFile !== undefined ? 'keyFile' : 'keyEnv', `the key must be ${KEY_BYTES} bytes for AES-256-CBC (got ${key.length})`);
+  const { text, field } = readKeyText(env, opts, 'the key guacamole-lite was given');
+  const key = Buffer.from(text);
+  if (key.length !== KEY_BYTES) env.invalid(field, `the key must be ${KEY_BYTES} bytes for AES-256-CBC (got ${key.length})`);
   return new GuacamoleLiteResolver(key, env.log, env.keys.json);
 };
 

@@ -11,6 +11,7 @@ const LOADERS: Record<string, () => Promise<ResolverFactory>> = {
   jwt: async () => (await import('./jwt.js')).create,
   http: async () => (await import('./http-api.js')).create,
   'guacamole-lite': async () => (await import('./guacamole-lite.js')).create,
+  sealed: async () => (await import('./sealed.js')).create,
 };
 
 export const RESOLVER_TYPES = Object.keys(LOADERS);
