@@ -149,7 +149,10 @@ export class TokenTargets {
       new LookupCache(parseSeconds(cache?.ttl ?? 0), parseSeconds(cache?.negativeTtl ?? 0)),
       ctx.log,
     );
-    await resolver.watchRevocations?.((token) => targets.#revoked(token));
+    // Not awaited: start-up never waits on a store. Until the watch first listens (its
+    // "revocations: listening" line), a revocation closes no live session here; lookups
+    // refuse a revoked token all the same.
+    void resolver.watchRevocations?.((token) => targets.#revoked(token));
     return targets;
   }
 

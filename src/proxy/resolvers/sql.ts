@@ -99,10 +99,10 @@ class SqlResolver implements TargetResolver {
     this.#log = log;
     if (driver.listen) {
       const listen = driver.listen.bind(driver);
-      this.watchRevocations = async (onRevoke) => {
+      this.watchRevocations = (onRevoke) => {
         const listener = listen(REVOKE_CHANNEL, onRevoke, this.#log);
         this.#listeners.push(listener);
-        await listener.ready;
+        return listener.listening;
       };
     }
   }
@@ -129,7 +129,6 @@ class SqlResolver implements TargetResolver {
   async close(): Promise<void> {
     const listeners = this.#listeners;
     this.#listeners = [];
-    await Promise.all(listeners.map((l) => l.stop()));
-    await this.#driver.close();
+    await Promise.all([...listeners.map((l) => l.stop()), this.#driver.close()]);
   }
 }

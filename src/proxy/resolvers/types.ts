@@ -32,7 +32,14 @@ export interface TargetResolver {
    * gateway sharing the store sees it). Resolves false if it was used already.
    */
   consume?(token: string, signal: AbortSignal): Promise<boolean>;
-  /** Calls `onRevoke(token)` whenever any gateway revokes a token in this store. */
+  /**
+   * Calls `onRevoke(token)` whenever any gateway revokes a token in this
+   * store, from now until close(). The watch connects in the background and
+   * reconnects with backoff, logging each change of its state; the promise
+   * resolves the first time it listens and never rejects. Start-up does not
+   * wait for it (a store that is down or hung must not keep the gateway from
+   * listening); tests may.
+   */
   watchRevocations?(onRevoke: (token: string) => void): Promise<void>;
   /** Releases pools, clients and watchers. */
   close(): Promise<void>;
@@ -65,8 +72,9 @@ export interface ResolverEnv {
 }
 
 /**
- * Builds a resolver from its route config, once at startup. It must not
- * fail because a store is down (the gateway starts anyway and answers 503
- * until the store is back): connect lazily, fail on bad configuration only.
+ * Builds a resolver from its route config, once at startup. It must neither
+ * fail nor wait because a store is down or hung (the gateway starts anyway
+ * and answers 503 until the store is back): connect lazily or in the
+ * background, fail on bad configuration only.
  */
 export type ResolverFactory = (env: ResolverEnv) => TargetResolver | Promise<TargetResolver>;
