@@ -62,7 +62,7 @@ test('redis: expiry by key TTL and by "expiresAt"', { timeout: 10_000 }, async (
   await redis.set(`${prefix}future`, JSON.stringify({ host: '127.0.0.1', port: 3, expiresAt: now + 3600 }));
   const r = await redisResolver(t, { url: URL, prefix });
   assert.equal((await r.resolve('ttl', within()))?.port, 1);
-  assert.equal(await r.resolve('past', within()), null);
+  assert.deepEqual(await r.resolve('past', within()), { refused: 'expired' });
   assert.equal((await r.resolve('future', within()))?.port, 3);
   await new Promise((resolve) => setTimeout(resolve, 300));
   assert.equal(await r.resolve('ttl', within()), null);

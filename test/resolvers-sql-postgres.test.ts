@@ -53,7 +53,7 @@ test('postgres: a revocation reaches the listeners of other gateways (LISTEN/NOT
   assert.equal(await revokeToken(pg.spec(), token, table.table), true);
   await until(() => heard[0]!.length > 0 && heard[1]!.length > 0, { timeoutMs: 10_000, everyMs: 20, what: () => `both gateways hearing the revocation (heard ${JSON.stringify(heard)})` });
   assert.deepEqual(heard, [[token], [token]]);
-  assert.equal(await gw1.resolve(token, within()), null);
+  assert.deepEqual(await gw1.resolve(token, within()), { refused: 'revoked' });
 });
 
 test('postgres: the revocation listener reconnects after its connection is killed', { timeout: 20_000 }, async (t) => {

@@ -13,7 +13,7 @@ import { fingerprint, type Logger } from '../../observability/logger.js';
 import { raceAbort, throwIfAborted } from './aborting.js';
 import { LinkState, LOOKUP_MESSAGES, REVOCATION_MESSAGES } from './link-state.js';
 import { urlOrParts } from './url-or-parts.js';
-import { StoreError, type ResolvedTarget, type ResolverFactory, type TargetResolver } from './types.js';
+import { refusal, StoreError, type LookupAnswer, type ResolvedTarget, type ResolverFactory, type TargetResolver } from './types.js';
 import { targetFromJson, targetFromText } from './websockify-values.js';
 
 export const REVOKE_CHANNEL = 'wsgate:revoke';
@@ -127,7 +127,7 @@ class RedisResolver implements TargetResolver {
     this.#lastError = follow(client, this.#state, () => this.#state.up());
   }
 
-  async resolve(token: string, signal: AbortSignal): Promise<ResolvedTarget | null> {
+  async resolve(token: string, signal: AbortSignal): Promise<LookupAnswer> {
     const raw = await this.#command((c) => c.get(this.#prefix + token), signal);
     return raw === null ? null : this.#target(raw, token);
   }
@@ -220,7 +220,7 @@ class RedisResolver implements TargetResolver {
     }
   }
 
-  #target(raw: string, token: string): ResolvedTarget | null {
+  #target(raw: string, token: string): LookupAnswer {
     const text = raw.trim();
     let record: Record<string, unknown> | null = null;
     let target: ResolvedTarget | null = null;
@@ -240,7 +240,7 @@ class RedisResolver implements TargetResolver {
     }
     if (record?.expiresAt !== undefined && record.expiresAt !== null) {
       const expiresAt = Number(record.expiresAt);
-      if (!Number.isFinite(expiresAt) || Date.now() >= expiresAt * 1000) return null;
+      if (!Number.isFinite(expiresAt) || Date.now() >= expiresAt * 1000) return refusal('expired');
     }
     if (this.#singleUse || record?.singleUse === true || record?.singleUse === 'true') target.singleUse = true;
     return target;

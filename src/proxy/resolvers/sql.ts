@@ -11,7 +11,7 @@ import { firstTarget, SQL_KEYS } from './record.js';
 import { openDriver, type ServerSpec, type SqlDriver } from './sql-driver.js';
 import { translatePlaceholders, type Dialect, type TranslatedQuery } from './sql-placeholders.js';
 import { urlOrParts } from './url-or-parts.js';
-import type { ResolvedTarget, ResolverEnv, ResolverFactory, TargetResolver } from './types.js';
+import { refusal, type LookupAnswer, type ResolverEnv, type ResolverFactory, type TargetResolver } from './types.js';
 
 export const DEFAULT_SQLITE_FILE = 'wsgate-tokens.db';
 
@@ -107,7 +107,7 @@ class SqlResolver implements TargetResolver {
     }
   }
 
-  async resolve(token: string, signal: AbortSignal): Promise<ResolvedTarget | null> {
+  async resolve(token: string, signal: AbortSignal): Promise<LookupAnswer> {
     // No store holds a NUL, and PostgreSQL would fail on it rather than say "no such token".
     if (token === '' || token.includes('\0')) return null;
     if (this.#query) {
@@ -115,7 +115,9 @@ class SqlResolver implements TargetResolver {
       return firstTarget(rows, SQL_KEYS);
     }
     const record = await this.#tokens!.get(token, signal);
-    if (!record || tokenState(record) !== 'active') return null;
+    if (!record) return null;
+    const state = tokenState(record);
+    if (state !== 'active') return refusal(state);
     const params = { ...record.params, host: record.host, port: String(record.port) };
     return { host: record.host, port: record.port, params, ...(record.singleUse ? { singleUse: true } : {}) };
   }

@@ -18,15 +18,35 @@ export interface ResolvedTarget {
   singleUse?: boolean;
 }
 
+/** Why a store refuses a token it knows. The client gets 403 whatever it is; the log says which. */
+export type RefusalReason = 'expired' | 'used' | 'revoked';
+
+/** A refusal names no target: its target fields are typed absent, so `answer?.host` reads undefined as for null. */
+export interface Refusal {
+  refused: RefusalReason;
+  host?: never;
+  port?: never;
+  params?: never;
+  singleUse?: never;
+}
+
+export const refusal = (refused: RefusalReason): Refusal => ({ refused });
+
+/** What a lookup comes to: a target, a refusal, or null for a token the store does not know. */
+export type LookupAnswer = ResolvedTarget | Refusal | null;
+
+export const isRefusal = (answer: LookupAnswer): answer is Refusal => answer !== null && 'refused' in answer;
+
 export interface TargetResolver {
   /** For logs and errors: "sqlite", "postgres", "mysql", "redis", "file", "jwt", "http", "static". */
   readonly kind: string;
   /**
-   * Looks a token up. Resolves null for an unknown, expired or revoked
-   * token (the client gets 403); rejects when the store cannot answer (503).
+   * Looks a token up. Resolves a Refusal for a token the store knows but
+   * refuses (expired, used, revoked), null for one it does not know (the
+   * client gets 403 for both); rejects when the store cannot answer (503).
    * `signal` aborts when the lookup timeout passes or the client leaves.
    */
-  resolve(token: string, signal: AbortSignal): Promise<ResolvedTarget | null>;
+  resolve(token: string, signal: AbortSignal): Promise<LookupAnswer>;
   /**
    * Marks a single-use token as used, atomically in the store (so a second
    * gateway sharing the store sees it). Resolves false if it was used already.
