@@ -4,11 +4,13 @@
 // fingerprints that agree within one gateway and nowhere else.
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { once } from 'node:events';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { closed, connect, handshakeStatus, rawRequest, startBackend, startGateway } from './helpers.js';
-import { capturedLog } from './support/logs.js';
+import { closed, connect, handshakeStatus, rawRequest, spawnCli, startBackend, startGateway } from './helpers.js';
+import { capturedLog, parseLines } from './support/logs.js';
 import { openDriver } from '../src/proxy/resolvers/sql-driver.js';
 import { nowSeconds, TokensTable } from '../src/proxy/resolvers/tokens-table.js';
 
@@ -56,4 +58,59 @@ test('a refused token: the log says unknown, expired, used or revoked; the clien
     assert.equal(lines.filter((l) => l.msg === 'handshake refused' && l.status === 403 && l.reason === reason).length, 1, `the refusal's line says "${reason}"`);
   }
   assert.equal(await handshakeStatus(gw.url('/vnc?token=once'), ['binary']), 403);
+});
+
+/** Writes `config` as the gateway's config file (JSON is YAML) and returns its path. */
+function configFile(dir: string, config: object): string {
+  const file = join(dir, 'wsgate.yaml');
+  writeFileSync(file, JSON.stringify(config));
+  return file;
+}
+
+test('a secret in the request path reaches no log line (every line, at trace level)', { timeout: 30_000 }, async (t) => {
+  const secret = `Pth${randomBytes(8).toString('hex')}`;
+  const backend = await startBackend((s) => s.on('data', (d) => s.write(d)));
+  t.after(() => backend.close());
+  const dir = tempDir(t);
+  writeFileSync(join(dir, 'tokens'), `${secret}: 127.0.0.1:${backend.port}\n`);
+  const file = configFile(dir, {
+    listen: '127.0.0.1:0',
+    logLevel: 'trace',
+    routes: [
+      { path: '/vnc', handler: 'tcp-proxy', resolver: { type: 'file', path: join(dir, 'tokens') }, allow: [`127.0.0.1:${backend.port}`] },
+      { path: '*', handler: 'echo' },
+    ],
+  });
+  const cli = await spawnCli(['--config', file]);
+  t.after(() => cli.child.kill('SIGKILL'));
+  const url = (path: string) => `ws://127.0.0.1:${cli.port}${path}`;
+  // The token where it belongs (the query), and where clients put it by mistake or on purpose (the path).
+  const paths = [
+    `/vnc?token=${secret}`,
+    `/vnc%3Ftoken=${secret}`,
+    `/websockify%3Ftoken=${secret}`,
+    `/websockify%3ftoken%3d${secret}`,
+    `/vnc/${secret}`,
+    `/websockify/${secret}`,
+    `/${secret}`,
+    `/${secret}/vnc`,
+    `/vnc;token=${secret}`,
+  ];
+  for (const path of paths) {
+    const ws = await connect(url(path), ['binary']);
+    ws.send(Buffer.from('ping'));
+    const [data] = await once(ws, 'message');
+    assert.equal(String(data), 'ping', path);
+    ws.close();
+    await closed(ws);
+  }
+  assert.equal(await handshakeStatus(url(`/vnc?token=${secret}x`), ['binary']), 403);
+  assert.match(await rawRequest(cli.port, `GET /${secret} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`), /^HTTP\/1\.1 426/);
+  cli.child.kill('SIGTERM');
+  const out = await cli.exited;
+  const lines = parseLines(out.stdout);
+  assert.ok(lines.filter((l) => l.msg === 'session closed').length === paths.length, 'every session was logged');
+  for (const line of `${out.stdout}\n${out.stderr}`.split('\n')) assert.ok(!line.includes(secret), `a log line holds the secret: ${line}`);
+  const logged = new Set(lines.filter((l) => l.path !== undefined && l.msg !== 'route ready' && l.msg !== 'token file loaded').map((l) => l.path));
+  assert.deepEqual([...logged].sort(), ['/vnc', '/vnc/…', '/vnc…', '/websockify/…', '/websockify…', '/…'].sort());
 });
