@@ -10,7 +10,9 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { closed, connect, handshakeStatus, rawRequest, spawnCli, startBackend, startGateway } from './helpers.js';
-import { capturedLog, parseLines } from './support/logs.js';
+import { capturedLog, parseLines, repeatedKeys } from './support/logs.js';
+import { PG_CONNECTION, tokensTable } from './support/sql-stores.js';
+import { until } from './support/until.js';
 import { openDriver } from '../src/proxy/resolvers/sql-driver.js';
 import { nowSeconds, TokensTable } from '../src/proxy/resolvers/tokens-table.js';
 
@@ -113,4 +115,28 @@ test('a secret in the request path reaches no log line (every line, at trace lev
   for (const line of `${out.stdout}\n${out.stderr}`.split('\n')) assert.ok(!line.includes(secret), `a log line holds the secret: ${line}`);
   const logged = new Set(lines.filter((l) => l.path !== undefined && l.msg !== 'route ready' && l.msg !== 'token file loaded').map((l) => l.path));
   assert.deepEqual([...logged].sort(), ['/vnc', '/vnc/…', '/vnc…', '/websockify/…', '/websockify…', '/…'].sort());
+});
+
+test('a PostgreSQL route\'s lines carry each key once (store is not repeated)', { timeout: 20_000 }, async (t) => {
+  const { table } = await tokensTable(t, { type: 'postgres', connection: () => PG_CONNECTION, spec: () => ({ dialect: 'postgres', ...PG_CONNECTION }), unreachable: {} });
+  const file = configFile(tempDir(t), {
+    listen: '127.0.0.1:0',
+    logLevel: 'trace',
+    routes: [{ path: '/pg', handler: 'tcp-proxy', resolver: { type: 'postgres', ...PG_CONNECTION, table: table.table } }],
+  });
+  const cli = await spawnCli(['--config', file]);
+  t.after(() => cli.child.kill('SIGKILL'));
+  await until(() => cli.output().includes('"msg":"revocations: listening"'), 10_000, 'the revocation listener');
+  assert.equal(await handshakeStatus(`ws://127.0.0.1:${cli.port}/pg?token=nope`, ['binary']), 403);
+  cli.child.kill('SIGTERM');
+  const out = await cli.exited;
+  const raw = out.stdout.split('\n').filter(Boolean);
+  const storeLines = raw.filter((l) => l.includes('"route":"/pg"') && l.includes('"store":'));
+  assert.ok(storeLines.some((l) => l.includes('"msg":"revocations: listening"')), 'the listener\'s line is among them');
+  assert.ok(storeLines.some((l) => l.includes('"msg":"store connected"')), 'the pool\'s line is among them');
+  for (const line of storeLines) {
+    assert.equal(line.split('"store":').length - 1, 1, `"store" once: ${line}`);
+    assert.equal(parseLines(line)[0]!.store, 'postgres');
+  }
+  for (const line of raw) assert.deepEqual(repeatedKeys(line), [], line);
 });
