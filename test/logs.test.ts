@@ -4,6 +4,7 @@
 // fingerprints that agree within one gateway and nowhere else.
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
+import net from 'node:net';
 import { once } from 'node:events';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -139,4 +140,68 @@ test('a PostgreSQL route\'s lines carry each key once (store is not repeated)', 
     assert.equal(parseLines(line)[0]!.store, 'postgres');
   }
   for (const line of raw) assert.deepEqual(repeatedKeys(line), [], line);
+});
+
+/** A port on ::1 where nothing listens (null if this host has no IPv6 loopback). */
+async function refusedIpv6Port(): Promise<number | null> {
+  const probe = net.createServer();
+  try {
+    probe.listen(0, '::1');
+    await once(probe, 'listening');
+  } catch {
+    return null;
+  }
+  const { port } = probe.address() as net.AddressInfo;
+  await new Promise((resolve) => probe.close(resolve));
+  return port;
+}
+
+test('IPv6 addresses are logged in brackets: targets, refusals, store errors', { timeout: 20_000 }, async (t) => {
+  const closedPort = await refusedIpv6Port();
+  if (closedPort === null) return t.skip('no IPv6 loopback');
+  const backend = net.createServer((s) => s.on('error', () => {}).on('data', (d) => s.write(d)));
+  backend.listen(0, '::1');
+  await once(backend, 'listening');
+  t.after(() => new Promise((resolve) => backend.close(resolve)));
+  const live = (backend.address() as net.AddressInfo).port;
+  const dir = tempDir(t);
+  writeFileSync(join(dir, 'tokens'), `bare: ::1:${live}\nbracketed: [::1]:${live}\nelsewhere: ::1:${closedPort}\n`);
+  const logs = capturedLog('trace');
+  const store = (type: string, url: string) => ({ path: `/${type}`, handler: 'tcp-proxy', resolver: { type, url, timeout: 1 } });
+  const gw = await startGateway(
+    {
+      routes: [
+        { path: '/fixed', handler: 'tcp-proxy', target: `::1:${live}` },
+        { path: '/dead', handler: 'tcp-proxy', target: `::1:${closedPort}` },
+        { path: '/file', handler: 'tcp-proxy', resolver: { type: 'file', path: join(dir, 'tokens') }, allow: [`[::1]:${live}`] },
+        store('redis', `redis://[::1]:${closedPort}`),
+        store('postgres', `postgres://wsgate@[::1]:${closedPort}/db`),
+        store('mysql', `mysql://wsgate@[::1]:${closedPort}/db`),
+        store('http', `http://[::1]:${closedPort}/t/%s`),
+      ],
+    },
+    'trace',
+    logs.log,
+  );
+  t.after(() => gw.stop());
+  for (const path of ['/fixed', '/file?token=bare', '/file?token=bracketed']) {
+    const ws = await connect(gw.url(path), ['binary']);
+    ws.close();
+    await closed(ws);
+  }
+  assert.equal(await handshakeStatus(gw.url('/dead'), ['binary']), 502);
+  assert.equal(await handshakeStatus(gw.url('/file?token=elsewhere'), ['binary']), 403);
+  for (const type of ['redis', 'postgres', 'mysql', 'http']) assert.equal(await handshakeStatus(gw.url(`/${type}?token=abc`), ['binary']), 503, type);
+  await until(() => logs.raw.filter((l) => l.includes('"msg":"revocations: cannot listen yet')).length >= 2, 5000, 'both revocation watches failing');
+
+  const lines = logs.lines();
+  const bracketed = `[::1]:${live}`;
+  assert.equal(lines.filter((l) => l.msg === 'session open' && l.target === bracketed).length, 3);
+  assert.ok(lines.some((l) => l.msg === 'handshake refused' && String(l.reason).includes(`[::1]:${closedPort}`)), 'the dial failure names the target in brackets');
+  assert.ok(lines.some((l) => l.msg === 'target outside the allowlist' && l.target === `[::1]:${closedPort}`));
+  for (const type of ['redis', 'postgres', 'mysql', 'http']) {
+    assert.ok(lines.some((l) => l.msg === 'token store unavailable' && l.route === undefined && String(l.err).includes(`[::1]:${closedPort}`) && l.path === `/${type}`), `${type}: the store error names [::1]:${closedPort}`);
+  }
+  // Nowhere an IPv6 address followed by :port without brackets.
+  for (const raw of logs.raw) assert.doesNotMatch(raw, /(^|[^[\w:])::1:\d/, raw);
 });

@@ -8,7 +8,7 @@
 // background with backoff and log each change of state once. Values, expiry
 // and options are in docs/resolvers.md.
 import { Redis, type RedisOptions } from 'ioredis';
-import { formatHostPort } from '../../config/host-port.js';
+import { formatHostPort, networkErrorMessage } from '../../config/host-port.js';
 import { fingerprint, type Logger } from '../../observability/logger.js';
 import { raceAbort, throwIfAborted } from './aborting.js';
 import { LinkState, LOOKUP_MESSAGES, REVOCATION_MESSAGES } from './link-state.js';
@@ -97,7 +97,7 @@ function follow(client: Redis, state: LinkState, onReady: () => void): () => Err
   });
   client.on('close', () => {
     stopWaiting();
-    state.down(lastError?.message ?? 'connection closed');
+    state.down(lastError ? networkErrorMessage(lastError) : 'connection closed');
   });
   client.on('reconnecting', (delayMs: number) => state.retrying(delayMs, ++attempts));
   client.on('end', stopWaiting);
@@ -189,7 +189,7 @@ class RedisResolver implements TargetResolver {
       await raceAbort(this.#ready(), signal, this.kind);
       return await raceAbort(run(this.#client), signal, this.kind);
     } catch (err) {
-      throw err instanceof StoreError ? err : new StoreError(this.kind, (err as Error).message);
+      throw err instanceof StoreError ? err : new StoreError(this.kind, networkErrorMessage(err));
     }
   }
 
@@ -216,7 +216,7 @@ class RedisResolver implements TargetResolver {
         });
       default:
         // reconnecting, close, end: Redis went away; the background retry will bring it back.
-        return Promise.reject(new Error(client.status === 'end' ? 'resolver closed' : `not connected (${this.#lastError()?.message ?? 'reconnecting'})`));
+        return Promise.reject(new Error(client.status === 'end' ? 'resolver closed' : `not connected (${networkErrorMessage(this.#lastError() ?? 'reconnecting')})`));
     }
   }
 
@@ -265,7 +265,7 @@ export async function revokeToken(redisUrl: string, prefix: string, token: strin
     if (!results || failed) throw failed?.[0] ?? new Error('transaction aborted');
     return results[0]![1] === 1;
   } catch (err) {
-    throw new StoreError('redis', (err as Error).message);
+    throw new StoreError('redis', networkErrorMessage(err));
   } finally {
     client.disconnect();
   }

@@ -4,7 +4,7 @@
 // mysql2) are imported on demand, so a gateway that uses one never loads the
 // others.
 import net from 'node:net';
-import { formatHostPort } from '../../config/host-port.js';
+import { formatHostPort, networkErrorMessage } from '../../config/host-port.js';
 import type { Logger } from '../../observability/logger.js';
 import { abortError, raceAbort } from './aborting.js';
 import { StoreError } from './types.js';
@@ -103,8 +103,8 @@ export function storeError(store: string, e: unknown): StoreError {
 /** What a driver's failure says, for StoreErrors and logs. */
 export function driverMessage(e: unknown): string {
   if (e instanceof StoreError) return e.message;
-  let message = e instanceof Error ? e.message : String(e);
-  if (e instanceof AggregateError && e.errors.length > 0) message = e.errors.map((x: unknown) => (x instanceof Error ? x.message : String(x))).join('; ');
+  let message = networkErrorMessage(e);
+  if (e instanceof AggregateError && e.errors.length > 0) message = e.errors.map(networkErrorMessage).join('; ');
   const code = (e as { code?: unknown } | null)?.code;
   if (!message && typeof code === 'string') message = code;
   return message || 'unknown driver error';
