@@ -6,14 +6,15 @@ import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { once } from 'node:events';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { closed, connect, handshakeStatus, rawRequest, spawnCli, startBackend, startGateway } from './helpers.js';
+import { closed, connect, handshakeStatus, rawRequest, runCli, spawnCli, startBackend, startGateway } from './helpers.js';
 import { capturedLog, parseLines, repeatedKeys } from './support/logs.js';
 import { PG_CONNECTION, tokensTable } from './support/sql-stores.js';
 import { until } from './support/until.js';
+import { runTokensCommand } from '../src/cli/tokens-command.js';
 import { openDriver } from '../src/proxy/resolvers/sql-driver.js';
 import { nowSeconds, TokensTable } from '../src/proxy/resolvers/tokens-table.js';
 
@@ -204,4 +205,69 @@ test('IPv6 addresses are logged in brackets: targets, refusals, store errors', {
   }
   // Nowhere an IPv6 address followed by :port without brackets.
   for (const raw of logs.raw) assert.doesNotMatch(raw, /(^|[^[\w:])::1:\d/, raw);
+});
+
+test('token fingerprints are keyed: one per gateway run, shared by its workers, equal across gateways with the same key', { timeout: 60_000 }, async (t) => {
+  const dir = tempDir(t);
+  writeFileSync(join(dir, 'tokens'), 'other: 127.0.0.1:9\n');
+  const key = randomBytes(24).toString('base64url');
+  const keyFile = join(dir, 'fingerprint.key');
+  writeFileSync(keyFile, `${key}\n`);
+  const token = 'my-desk'; // short: unkeyed, its fingerprint could be found by trying names
+  const base = { listen: '127.0.0.1:0', routes: [{ path: '/vnc', handler: 'tcp-proxy', resolver: { type: 'file', path: join(dir, 'tokens') }, allow: ['127.0.0.1:9'] }] };
+  let runs = 0;
+  /** The fingerprint (and worker) of each "unknown token" line of one gateway run. */
+  const fingerprints = async (config: object, args: string[] = [], env: Record<string, string> = {}) => {
+    const file = join(dir, `wsgate-${runs++}.yaml`);
+    writeFileSync(file, JSON.stringify(config));
+    const cli = await spawnCli(['--config', file, ...args], env);
+    t.after(() => cli.child.kill('SIGKILL'));
+    for (let i = 0; i < 6; i++) assert.equal(await handshakeStatus(`ws://127.0.0.1:${cli.port}/vnc?token=${token}`, ['binary']), 403);
+    cli.child.kill('SIGTERM');
+    const out = await cli.exited;
+    const lines = parseLines(out.stdout).filter((l) => l.msg === 'unknown token');
+    assert.equal(lines.length, 6);
+    return lines.map((l) => ({ fingerprint: String(l.token), worker: l.worker }));
+  };
+
+  const workers = await fingerprints(base, ['--workers', '2']);
+  assert.deepEqual(new Set(workers.map((l) => l.worker)), new Set([1, 2]), 'lines from both workers');
+  assert.equal(new Set(workers.map((l) => l.fingerprint)).size, 1, 'both workers fingerprint the token alike');
+  const fingerprint = workers[0]!.fingerprint;
+  assert.match(fingerprint, /^[0-9a-f]{12}$/);
+  assert.notEqual(fingerprint, createHash('sha256').update(token).digest('hex').slice(0, 12), 'not the unkeyed SHA-256');
+  const another = await fingerprints(base);
+  assert.notEqual(another[0]!.fingerprint, fingerprint, 'another gateway without a key: another fingerprint');
+
+  const fromFile = await fingerprints({ ...base, fingerprintKeyFile: keyFile });
+  const fromEnv = await fingerprints(base, [], { WSGATE_FINGERPRINT_KEY: key });
+  assert.equal(new Set([...fromFile, ...fromEnv].map((l) => l.fingerprint)).size, 1, 'the same key, the same fingerprint');
+  assert.notEqual(fromFile[0]!.fingerprint, fingerprint);
+  assert.notEqual(fromFile[0]!.fingerprint, createHash('sha256').update(token).digest('hex').slice(0, 12));
+
+  // `wsgate tokens` given the key names the token as the gateway's logs do; without one it says its fingerprints are this run's.
+  let err = '';
+  const io = { out: () => {}, err: (text: string) => void (err += text) };
+  assert.equal(await runTokensCommand(['add', token, '127.0.0.1:9', '--db', join(dir, 't.db'), '--fingerprint-key-file', keyFile], io), 0);
+  assert.match(err, new RegExp(`^added token ${fromFile[0]!.fingerprint} \\(fingerprint\\)`, 'm'));
+  assert.doesNotMatch(err, /this run/);
+  err = '';
+  assert.equal(await runTokensCommand(['remove', token, '--db', join(dir, 't.db')], io), 0);
+  assert.match(err, /fingerprints are this run's only/);
+  assert.doesNotMatch(err, new RegExp(fromFile[0]!.fingerprint));
+});
+
+test('a fingerprint key that is too short or unreadable is refused at start (exit 2)', { timeout: 20_000 }, async (t) => {
+  const dir = tempDir(t);
+  writeFileSync(join(dir, 'short.key'), 'tooshort\n');
+  const file = configFile(dir, { listen: '127.0.0.1:0', fingerprintKeyFile: 'short.key', routes: [{ path: '/e', handler: 'echo' }] });
+  const short = await runCli(['--config', file]);
+  assert.equal(short.code, 2);
+  assert.match(short.stderr, /wsgate\.yaml:1: fingerprintKeyFile: .*short\.key: a fingerprint key needs at least 16 characters/);
+  const missing = await runCli(['--config', configFile(dir, { listen: '127.0.0.1:0', fingerprintKeyFile: 'none.key', routes: [{ path: '/e', handler: 'echo' }] })]);
+  assert.equal(missing.code, 2);
+  assert.match(missing.stderr, /fingerprintKeyFile: cannot read .*none\.key: ENOENT/);
+  const env = await runCli(['127.0.0.1:0', '127.0.0.1:9'], 10_000, { WSGATE_FINGERPRINT_KEY: 'short' });
+  assert.equal(env.code, 2);
+  assert.match(env.stderr, /WSGATE_FINGERPRINT_KEY: a fingerprint key needs at least 16 characters/);
 });
