@@ -2,36 +2,24 @@
 // (while the client learns nothing), no secret from the request path,
 // each key once per line, IPv6 addresses in brackets, and keyed token
 // fingerprints that agree within one gateway and nowhere else.
-import { test, type TestContext } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { once } from 'node:events';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { closed, connect, handshakeStatus, rawRequest, runCli, spawnCli, startBackend, startGateway } from './helpers.js';
+import { closed, connect, handshakeStatus, rawRequest, runCli, spawnCli, startBackend, startGateway, tempDir, until, upgradeRequest } from './support/index.js';
 import { capturedLog, parseLines, repeatedKeys } from './support/logs.js';
 import { PG_CONNECTION, tokensTable } from './support/sql-stores.js';
-import { until } from './support/until.js';
 import { runTokensCommand } from '../src/cli/tokens-command.js';
 import { openDriver } from '../src/proxy/resolvers/sql-driver.js';
 import { nowSeconds, TokensTable } from '../src/proxy/resolvers/tokens-table.js';
 
-function tempDir(t: TestContext): string {
-  const dir = mkdtempSync(join(tmpdir(), 'wsgate-logs-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
-  return dir;
-}
-
-/** An upgrade request for `path`, as a browser sends it. */
-const upgradeRequest = (path: string) =>
-  `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: binary\r\n\r\n`;
-
 test('a refused token: the log says unknown, expired, used or revoked; the client gets a bare 403', { timeout: 20_000 }, async (t) => {
   const backend = await startBackend(() => {});
   t.after(() => backend.close());
-  const db = join(tempDir(t), 'tokens.db');
+  const db = join(tempDir(t, 'logs'), 'tokens.db');
   const driver = await openDriver({ dialect: 'sqlite', path: db, create: true });
   const table = new TokensTable(driver);
   await table.create();
@@ -51,7 +39,7 @@ test('a refused token: the log says unknown, expired, used or revoked; the clien
 
   const want: Record<string, string> = { nope: 'unknown token', old: 'token expired', once: 'token used', gone: 'token revoked' };
   for (const token of Object.keys(want)) {
-    const answer = await rawRequest(gw.port, upgradeRequest(`/vnc?token=${token}`));
+    const answer = await rawRequest(gw.port, upgradeRequest(`/vnc?token=${token}`, ['Sec-WebSocket-Protocol: binary']));
     assert.match(answer, /^HTTP\/1\.1 403 Forbidden\r\n/, token);
     assert.equal(answer.split('\r\n\r\n')[1], '403 Forbidden\n', `${token}: the body names no reason`);
     assert.ok(!/unknown|expired|used|revoked/i.test(answer), `${token}: the answer says nothing of why`);
@@ -75,7 +63,7 @@ test('a secret in the request path reaches no log line (every line, at trace lev
   const secret = `Pth${randomBytes(8).toString('hex')}`;
   const backend = await startBackend((s) => s.on('data', (d) => s.write(d)));
   t.after(() => backend.close());
-  const dir = tempDir(t);
+  const dir = tempDir(t, 'logs');
   writeFileSync(join(dir, 'tokens'), `${secret}: 127.0.0.1:${backend.port}\n`);
   const file = configFile(dir, {
     listen: '127.0.0.1:0',
@@ -121,14 +109,14 @@ test('a secret in the request path reaches no log line (every line, at trace lev
 
 test('a PostgreSQL route\'s lines carry each key once (store is not repeated)', { timeout: 20_000 }, async (t) => {
   const { table } = await tokensTable(t, { type: 'postgres', connection: () => PG_CONNECTION, spec: () => ({ dialect: 'postgres', ...PG_CONNECTION }), unreachable: {} });
-  const file = configFile(tempDir(t), {
+  const file = configFile(tempDir(t, 'logs'), {
     listen: '127.0.0.1:0',
     logLevel: 'trace',
     routes: [{ path: '/pg', handler: 'tcp-proxy', resolver: { type: 'postgres', ...PG_CONNECTION, table: table.table } }],
   });
   const cli = await spawnCli(['--config', file]);
   t.after(() => cli.child.kill('SIGKILL'));
-  await until(() => cli.output().includes('"msg":"revocations: listening"'), 10_000, 'the revocation listener');
+  await until(() => cli.output().includes('"msg":"revocations: listening"'), { timeoutMs: 10_000, what: 'the revocation listener' });
   assert.equal(await handshakeStatus(`ws://127.0.0.1:${cli.port}/pg?token=nope`, ['binary']), 403);
   cli.child.kill('SIGTERM');
   const out = await cli.exited;
@@ -165,7 +153,7 @@ test('IPv6 addresses are logged in brackets: targets, refusals, store errors', {
   await once(backend, 'listening');
   t.after(() => new Promise((resolve) => backend.close(resolve)));
   const live = (backend.address() as net.AddressInfo).port;
-  const dir = tempDir(t);
+  const dir = tempDir(t, 'logs');
   writeFileSync(join(dir, 'tokens'), `bare: ::1:${live}\nbracketed: [::1]:${live}\nelsewhere: ::1:${closedPort}\n`);
   const logs = capturedLog('trace');
   const store = (type: string, url: string) => ({ path: `/${type}`, handler: 'tcp-proxy', resolver: { type, url, timeout: 1 } });
@@ -193,7 +181,7 @@ test('IPv6 addresses are logged in brackets: targets, refusals, store errors', {
   assert.equal(await handshakeStatus(gw.url('/dead'), ['binary']), 502);
   assert.equal(await handshakeStatus(gw.url('/file?token=elsewhere'), ['binary']), 403);
   for (const type of ['redis', 'postgres', 'mysql', 'http']) assert.equal(await handshakeStatus(gw.url(`/${type}?token=abc`), ['binary']), 503, type);
-  await until(() => logs.raw.filter((l) => l.includes('"msg":"revocations: cannot listen yet')).length >= 2, 5000, 'both revocation watches failing');
+  await until(() => logs.raw.filter((l) => l.includes('"msg":"revocations: cannot listen yet')).length >= 2, { timeoutMs: 5000, what: 'both revocation watches failing' });
 
   const lines = logs.lines();
   const bracketed = `[::1]:${live}`;
@@ -208,7 +196,7 @@ test('IPv6 addresses are logged in brackets: targets, refusals, store errors', {
 });
 
 test('token fingerprints are keyed: one per gateway run, shared by its workers, equal across gateways with the same key', { timeout: 60_000 }, async (t) => {
-  const dir = tempDir(t);
+  const dir = tempDir(t, 'logs');
   writeFileSync(join(dir, 'tokens'), 'other: 127.0.0.1:9\n');
   const key = randomBytes(24).toString('base64url');
   const keyFile = join(dir, 'fingerprint.key');
@@ -258,7 +246,7 @@ test('token fingerprints are keyed: one per gateway run, shared by its workers, 
 });
 
 test('a fingerprint key that is too short or unreadable is refused at start (exit 2)', { timeout: 20_000 }, async (t) => {
-  const dir = tempDir(t);
+  const dir = tempDir(t, 'logs');
   writeFileSync(join(dir, 'short.key'), 'tooshort\n');
   const file = configFile(dir, { listen: '127.0.0.1:0', fingerprintKeyFile: 'short.key', routes: [{ path: '/e', handler: 'echo' }] });
   const short = await runCli(['--config', file]);
