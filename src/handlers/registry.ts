@@ -11,11 +11,13 @@ import type { Handler, HandlerContext, HandlerFactory } from './types.js';
 import { createEcho } from './echo.js';
 import { createThreads } from './threads.js';
 import { createTcpProxy } from './tcp-proxy.js';
+import { createGuacamole } from './guacamole.js';
 
 const BUILT_IN: Record<string, HandlerFactory> = {
   echo: createEcho,
   threads: createThreads,
   'tcp-proxy': createTcpProxy,
+  guacamole: createGuacamole,
 };
 
 export const BUILT_IN_HANDLERS = Object.keys(BUILT_IN);

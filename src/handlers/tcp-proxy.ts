@@ -14,8 +14,13 @@ import { relay, type Relay } from '../proxy/relay.js';
 import { TokenTargets, tokenSchema, type ResolverBlock, type TokenOptions } from '../proxy/token-targets.js';
 import { ClusterHandoff, type PreparedHandoff } from '../proxy/cluster-handoff/gateway-side.js';
 import { HandoffError } from '../proxy/cluster-handoff/frame.js';
+import { GuacamoleRelay } from '../proxy/guacamole/relay.js';
+import { tunnelRelayOptions, tunnelSchema, type TunnelOptions } from '../proxy/guacamole/route-options.js';
+import { GuacamoleStatus, statusReason } from '../proxy/guacamole/status.js';
 
-interface TcpProxyOptions {
+interface TcpProxyOptions extends TunnelOptions {
+  /** `guacamole`: whole Guacamole instructions per message, both ways (subprotocol `guacamole`). */
+  framing?: 'none' | 'guacamole';
   target?: string;
   unixTarget?: string;
   connectTimeout?: number;
@@ -52,8 +57,12 @@ export const createTcpProxy: HandlerFactory = async (ctx) => {
       resolver: { type: 'object' },
       allow: { type: 'array', items: { type: 'string' } },
       clusterHandoff: { type: 'object' },
+      framing: { enum: ['none', 'guacamole'] },
+      ...tunnelSchema,
     },
   });
+  const guacamole = opts.framing === 'guacamole';
+  if (!guacamole) for (const field of Object.keys(tunnelSchema)) if (field in opts) ctx.invalid(field, 'only applies with framing: guacamole');
   // With a resolver the token picks the target; the fixed target is the default otherwise.
   const tokens = opts.resolver ? await TokenTargets.create(ctx, { token: opts.token, resolver: opts.resolver, allow: opts.allow }) : null;
   if (tokens && (opts.target !== undefined || opts.unixTarget !== undefined)) ctx.invalid('resolver', 'give either a resolver or a fixed target, not both');
@@ -62,9 +71,12 @@ export const createTcpProxy: HandlerFactory = async (ctx) => {
   // The key and the node's parameters come from the lookup, so a hand-off needs a resolver.
   if (opts.clusterHandoff !== undefined && !tokens) ctx.invalid('clusterHandoff', 'needs a resolver (the key and the node come from the lookup)');
   const handoff = opts.clusterHandoff === undefined ? null : ClusterHandoff.fromRoute(ctx, opts.clusterHandoff);
-  const accepted = opts.subprotocols ?? ['binary', 'base64'];
+  const accepted = opts.subprotocols ?? (guacamole ? ['guacamole'] : ['binary', 'base64']);
+  const connectTimeoutMs = parseSeconds(opts.connectTimeout ?? 30);
+  // The original's Timeout was the connect timeout and, in Guacamole mode, the backend's idle timeout too.
+  const tunnel = guacamole ? { ...tunnelRelayOptions({ invalid: ctx.invalid, log: ctx.log, closeTimeoutMs: ctx.route.closeTimeout }, opts, { backendIdleMs: connectTimeoutMs, nopIntervalMs: 0 }), log: ctx.log } : null;
   const dialOptions = {
-    timeoutMs: parseSeconds(opts.connectTimeout ?? 30),
+    timeoutMs: connectTimeoutMs,
     localAddress: opts.localAddress,
     keepAliveMs: opts.keepAlive === false ? 0 : parseSeconds(opts.keepAlive ?? 60),
     noDelay: opts.noDelay ?? true,
@@ -99,7 +111,13 @@ export const createTcpProxy: HandlerFactory = async (ctx) => {
       }
     },
     open(state, session) {
-      if (tokens && state.token !== undefined) tokens.track(state.token, session);
+      if (tokens && state.token !== undefined) tokens.track(state.token, session, tunnel ? statusReason(GuacamoleStatus.CLIENT_UNAUTHORIZED) : undefined);
+      if (tunnel) {
+        const guacamole = new GuacamoleRelay(session, state.backend, tunnel);
+        guacamole.start();
+        state.relay = guacamole;
+        return;
+      }
       state.relay = relay(session, state.backend.socket, state.backend.reader, {
         encoding: state.encoding,
         closeTimeoutMs: ctx.route.closeTimeout,
@@ -107,8 +125,8 @@ export const createTcpProxy: HandlerFactory = async (ctx) => {
         traffic: ctx.log.isLevelEnabled('trace'),
       }, state.backend.earlyError);
     },
-    message(state, _session, data) {
-      state.relay?.fromClient(data);
+    message(state, _session, data, isBinary) {
+      state.relay?.fromClient(data, isBinary);
     },
     close(state) {
       // The runtime has logged "session closed"; the backend now gets FIN after

@@ -23,8 +23,8 @@ export interface RelayOptions {
 
 /** The client's side of a relay, driven by the handler's hooks. */
 export interface Relay {
-  /** One message from the client: to the backend, decoded. */
-  fromClient(data: Buffer): void;
+  /** One message from the client: to the backend, decoded (`isBinary` matters to text protocols such as Guacamole's). */
+  fromClient(data: Buffer, isBinary: boolean): void;
   /** The session has ended: the backend gets what was written, then FIN. */
   clientClosed(): void;
 }

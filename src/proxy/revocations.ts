@@ -7,13 +7,15 @@ import type { Session } from '../session/session.js';
 const hash = (token: string) => createHash('sha256').update(token).digest('base64url');
 
 export class SessionsByToken {
-  readonly #sessions = new Map<string, Set<Session>>();
+  /** By token hash: each live session and the reason its close frame will carry. */
+  readonly #sessions = new Map<string, Map<Session, string>>();
 
-  add(token: string, session: Session): void {
+  /** `reason`: what a revocation's close says (a Guacamole tunnel needs a numeric status there). */
+  add(token: string, session: Session, reason = 'token revoked'): void {
     const key = hash(token);
     let set = this.#sessions.get(key);
-    if (!set) this.#sessions.set(key, (set = new Set()));
-    set.add(session);
+    if (!set) this.#sessions.set(key, (set = new Map()));
+    set.set(session, reason);
     session.once('close', () => {
       set.delete(session);
       if (set.size === 0 && this.#sessions.get(key) === set) this.#sessions.delete(key);
@@ -24,7 +26,7 @@ export class SessionsByToken {
   revoke(token: string): number {
     const set = this.#sessions.get(hash(token));
     if (!set) return 0;
-    for (const session of set) session.close(1008, 'token revoked');
+    for (const [session, reason] of set) session.close(1008, reason);
     return set.size;
   }
 }

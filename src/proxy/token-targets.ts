@@ -14,6 +14,7 @@ import { closedObject, type FieldsSchema } from '../config/validate.js';
 import { loadResolverFactory, RESOLVER_TYPES } from './resolvers/index.js';
 import { LookupCache } from './resolvers/cache.js';
 import { isRefusal, refusal, StoreError, type LookupAnswer, type ResolvedTarget, type TargetResolver } from './resolvers/types.js';
+import { TARGET_KEYS, type RecordKeySet } from './resolvers/record.js';
 import { DOTTED_ALPHABET, findToken, ORIGINAL_ALPHABET, type Carrier, type TokenRules } from './token-carrier.js';
 import { TargetPolicy } from './target-policy.js';
 import { SessionsByToken } from './revocations.js';
@@ -91,8 +92,10 @@ export class TokenTargets {
   readonly #cache: LookupCache;
   readonly #live = new SessionsByToken();
   readonly #log: Logger;
+  readonly #fallback: { host: string; port: number } | null;
 
-  private constructor(resolver: TargetResolver, rules: TokenRules, policy: TargetPolicy | null, timeoutMs: number, cache: LookupCache, log: Logger) {
+  private constructor(resolver: TargetResolver, rules: TokenRules, policy: TargetPolicy | null, timeoutMs: number, cache: LookupCache, log: Logger, fallback: { host: string; port: number } | null) {
+    this.#fallback = fallback;
     this.#resolver = resolver;
     this.#rules = rules;
     this.#policy = policy;
@@ -101,7 +104,14 @@ export class TokenTargets {
     this.#log = log;
   }
 
-  static async create(ctx: RouteFields, opts: { token?: TokenOptions; resolver: ResolverBlock; allow?: string[] }): Promise<TokenTargets> {
+  /**
+   * `keys`: which record fields name the target (default: connecthost/connectport,
+   * host/port). With optional keys, a record that names none gets `fallback`'s.
+   */
+  static async create(
+    ctx: RouteFields,
+    opts: { token?: TokenOptions; resolver: ResolverBlock; allow?: string[]; keys?: RecordKeySet; fallback?: { host: string; port: number } },
+  ): Promise<TokenTargets> {
     ctx.validate(resolverCommonSchema, opts.resolver, ['resolver']);
     const { type, timeout, cache, ...own } = opts.resolver;
     const factory = await loadResolverFactory(type);
@@ -114,6 +124,7 @@ export class TokenTargets {
         return own as T;
       },
       invalid: (field, message) => ctx.invalid(['resolver', field], message),
+      keys: opts.keys ?? TARGET_KEYS,
     });
 
     const from = opts.token?.from === undefined ? ['query' as const] : Array.isArray(opts.token.from) ? opts.token.from : [opts.token.from];
@@ -128,7 +139,8 @@ export class TokenTargets {
       from,
       names: opts.token?.names ?? ['token', 'key'],
       pattern,
-      maxLength: opts.token?.maxLength ?? (type === 'jwt' ? 8192 : 256),
+      // Self-contained tokens (signed or encrypted claims) are long.
+      maxLength: opts.token?.maxLength ?? (type === 'jwt' || type === 'guacamole-lite' ? 8192 : 256),
     };
 
     let policy: TargetPolicy | null = null;
@@ -148,6 +160,7 @@ export class TokenTargets {
       parseSeconds(timeout ?? 5),
       new LookupCache(parseSeconds(cache?.ttl ?? 0), parseSeconds(cache?.negativeTtl ?? 0)),
       ctx.log,
+      opts.fallback ?? null,
     );
     // Not awaited: start-up never waits on a store. Until the watch first listens (its
     // "revocations: listening" line), a revocation closes no live session here; lookups
@@ -186,7 +199,10 @@ export class TokenTargets {
       log.info(reason);
       return { ok: false, status: 403, reason };
     }
-    const target = answer;
+    let target: ResolvedTarget = answer;
+    if (this.#fallback && (target.host === '' || target.port === 0)) {
+      target = { ...target, host: target.host || this.#fallback.host, port: target.port || this.#fallback.port };
+    }
     if (this.#policy && !this.#policy.allows(target.host, target.port)) {
       log.warn({ target: formatHostPort(target.host, target.port) }, 'target outside the allowlist');
       return { ok: false, status: 403, reason: 'target not allowed' };
@@ -195,8 +211,8 @@ export class TokenTargets {
   }
 
   /** Remembers a live session so that revoking its token closes it. */
-  track(token: string, session: Session): void {
-    this.#live.add(token, session);
+  track(token: string, session: Session, revokedReason?: string): void {
+    this.#live.add(token, session, revokedReason);
   }
 
   close(): Promise<void> {

@@ -5,11 +5,12 @@ import { ConfigError } from '../../src/config/errors.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { loadResolverFactory } from '../../src/proxy/resolvers/index.js';
 import type { ResolverEnv, TargetResolver } from '../../src/proxy/resolvers/types.js';
+import { TARGET_KEYS, type RecordKeySet } from '../../src/proxy/resolvers/record.js';
 import { REPO_ROOT } from './paths.js';
 
 const COMMON = new Set(['type', 'timeout', 'cache']);
 
-export function resolverEnv(block: Record<string, unknown>, baseDir = REPO_ROOT): ResolverEnv {
+export function resolverEnv(block: Record<string, unknown>, baseDir = REPO_ROOT, keys: RecordKeySet = TARGET_KEYS): ResolverEnv {
   const own = Object.fromEntries(Object.entries(block).filter(([k]) => !COMMON.has(k)));
   return {
     baseDir,
@@ -21,14 +22,15 @@ export function resolverEnv(block: Record<string, unknown>, baseDir = REPO_ROOT)
     invalid(field: string, message: string): never {
       throw new ConfigError(`resolver.${field}: ${message}`);
     },
+    keys,
   };
 }
 
 /** A resolver of `block.type` built from `block` (e.g. { type: 'redis', url: ... }). */
-export async function makeResolver(block: Record<string, unknown>, baseDir?: string): Promise<TargetResolver> {
+export async function makeResolver(block: Record<string, unknown>, baseDir?: string, keys?: RecordKeySet): Promise<TargetResolver> {
   const factory = await loadResolverFactory(String(block.type));
   if (!factory) throw new Error(`no resolver type ${String(block.type)}`);
-  return factory(resolverEnv(block, baseDir));
+  return factory(resolverEnv(block, baseDir, keys));
 }
 
 /** An AbortSignal that aborts after `ms` (the gateway's lookup timeout). */

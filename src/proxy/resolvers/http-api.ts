@@ -10,6 +10,7 @@ import { networkErrorMessage } from '../../config/host-port.js';
 import { throwIfAborted } from './aborting.js';
 import { StoreError, type ResolvedTarget, type ResolverFactory, type TargetResolver } from './types.js';
 import { targetFromJson, targetFromText } from './websockify-values.js';
+import type { RecordKeys } from './record.js';
 
 interface HttpConfig {
   url: string;
@@ -41,7 +42,7 @@ export const create: ResolverFactory = (env) => {
   const secure = url.protocol === 'https:';
   const agentOptions = { keepAlive: true, maxSockets: opts.maxSockets ?? 16 };
   const agent = secure ? new https.Agent(agentOptions) : new http.Agent(agentOptions);
-  return new HttpApiResolver(opts, agent, secure);
+  return new HttpApiResolver(opts, agent, secure, env.keys.json);
 };
 
 interface Reply {
@@ -55,8 +56,10 @@ class HttpApiResolver implements TargetResolver {
   readonly #opts: HttpConfig;
   readonly #agent: http.Agent;
   readonly #request: typeof http.request;
+  readonly #keys: RecordKeys;
 
-  constructor(opts: HttpConfig, agent: http.Agent, secure: boolean) {
+  constructor(opts: HttpConfig, agent: http.Agent, secure: boolean, keys: RecordKeys) {
+    this.#keys = keys;
     this.#opts = opts;
     this.#agent = agent;
     this.#request = secure ? https.request : http.request;
@@ -81,7 +84,7 @@ class HttpApiResolver implements TargetResolver {
       } catch {
         throw new StoreError(this.kind, 'the API answered invalid JSON');
       }
-      return targetFromJson(value) ?? fail('the API answered JSON without a usable host and port');
+      return targetFromJson(value, this.#keys) ?? fail('the API answered JSON without a usable host and port');
     }
     return targetFromText(text) ?? fail('the API answered neither JSON nor host:port');
   }

@@ -10,6 +10,7 @@ const LOADERS: Record<string, () => Promise<ResolverFactory>> = {
   redis: async () => (await import('./redis.js')).create,
   jwt: async () => (await import('./jwt.js')).create,
   http: async () => (await import('./http-api.js')).create,
+  'guacamole-lite': async () => (await import('./guacamole-lite.js')).create,
 };
 
 export const RESOLVER_TYPES = Object.keys(LOADERS);

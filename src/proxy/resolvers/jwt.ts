@@ -9,7 +9,7 @@ import { compactDecrypt, jwtDecrypt, jwtVerify, type JWTPayload, type JWTVerifyO
 import { fingerprint, type Logger } from '../../observability/logger.js';
 import { throwIfAborted } from './aborting.js';
 import { CONTENT_ENCRYPTION, HMAC_ALGORITHMS, parseDecryptionKey, parseJwks, parseKeyFile, parsePublicKey, SIGNING_ALGORITHMS, type DecryptKey, type VerifyKey } from './jwt-keys.js';
-import { JSON_KEYS, targetFromRecord } from './record.js';
+import { targetFromRecord, type RecordKeys } from './record.js';
 import { ReloadingFiles, type FileText } from './reloading-files.js';
 import { refusal, type LookupAnswer, type ResolverFactory, type TargetResolver } from './types.js';
 
@@ -65,7 +65,7 @@ export const create: ResolverFactory = async (env) => {
     env.invalid('decryptionKey', 'a JWE made with a public key proves nothing by itself: configure secret, publicKey, jwks or keyFile to verify the signed JWT inside it');
   }
   const claims: JWTVerifyOptions = { audience: opts.audience, issuer: opts.issuer, clockTolerance: opts.clockTolerance };
-  return new JwtResolver(verify, decrypt, opts.algorithms ?? null, claims, env.log);
+  return new JwtResolver(verify, decrypt, opts.algorithms ?? null, claims, env.log, env.keys.json);
 };
 
 /** Why a token was refused, for the log (never the token itself). */
@@ -78,8 +78,10 @@ class JwtResolver implements TargetResolver {
   readonly #algorithms: string[] | null;
   readonly #claimChecks: JWTVerifyOptions;
   readonly #log: Logger;
+  readonly #keys: RecordKeys;
 
-  constructor(verify: KeySource<VerifyKey> | null, decrypt: KeySource<DecryptKey> | null, algorithms: string[] | null, claimChecks: JWTVerifyOptions, log: Logger) {
+  constructor(verify: KeySource<VerifyKey> | null, decrypt: KeySource<DecryptKey> | null, algorithms: string[] | null, claimChecks: JWTVerifyOptions, log: Logger, keys: RecordKeys) {
+    this.#keys = keys;
     this.#verify = verify;
     this.#decrypt = decrypt;
     this.#algorithms = algorithms;
@@ -99,7 +101,7 @@ class JwtResolver implements TargetResolver {
       return why === 'ERR_JWT_EXPIRED' ? refusal('expired') : null;
     }
     throwIfAborted(signal, this.kind);
-    const target = targetFromRecord(payload, JSON_KEYS);
+    const target = targetFromRecord(payload, this.#keys);
     if (!target) this.#log.info({ token: fingerprint(token) }, 'JWT has no usable host and port claims');
     return target;
   }

@@ -15,6 +15,7 @@ import { LinkState, LOOKUP_MESSAGES, REVOCATION_MESSAGES } from './link-state.js
 import { urlOrParts } from './url-or-parts.js';
 import { refusal, StoreError, type LookupAnswer, type ResolvedTarget, type ResolverFactory, type TargetResolver } from './types.js';
 import { targetFromJson, targetFromText } from './websockify-values.js';
+import type { RecordKeys } from './record.js';
 
 export const REVOKE_CHANNEL = 'wsgate:revoke';
 const DEFAULT_URL = 'redis://127.0.0.1:6379';
@@ -64,7 +65,7 @@ export const create: ResolverFactory = (env) => {
   const client = separate
     ? new Redis({ ...CLIENT_OPTIONS, host: opts.host ?? '127.0.0.1', port: opts.port ?? 6379, db: opts.db ?? 0, username: opts.username, password: opts.password })
     : new Redis(opts.url ?? DEFAULT_URL, CLIENT_OPTIONS);
-  return new RedisResolver(client, opts.prefix ?? '', opts.singleUse ?? false, env.log);
+  return new RedisResolver(client, opts.prefix ?? '', opts.singleUse ?? false, env.log, env.keys.json);
 };
 
 /**
@@ -110,6 +111,7 @@ class RedisResolver implements TargetResolver {
   readonly #prefix: string;
   readonly #singleUse: boolean;
   readonly #log: Logger;
+  readonly #keys: RecordKeys;
   /** Where Redis is, for log lines (the address only: a URL may hold a password). */
   readonly #where: { server: string };
   readonly #state: LinkState;
@@ -117,7 +119,8 @@ class RedisResolver implements TargetResolver {
   #subscriber: { client: Redis; state: LinkState; listening: Promise<void> } | null = null;
   readonly #listeners: Array<(token: string) => void> = [];
 
-  constructor(client: Redis, prefix: string, singleUse: boolean, log: Logger) {
+  constructor(client: Redis, prefix: string, singleUse: boolean, log: Logger, keys: RecordKeys) {
+    this.#keys = keys;
     this.#client = client;
     this.#prefix = prefix;
     this.#singleUse = singleUse;
@@ -227,7 +230,7 @@ class RedisResolver implements TargetResolver {
     if (text.startsWith('{')) {
       try {
         record = JSON.parse(text) as Record<string, unknown>;
-        target = targetFromJson(record);
+        target = targetFromJson(record, this.#keys);
       } catch {
         // handled below with the same warning
       }

@@ -7,7 +7,7 @@
 import { resolve as resolvePath } from 'node:path';
 import type { Logger } from '../../observability/logger.js';
 import { DEFAULT_TABLE, REVOKE_CHANNEL, TABLE_NAME, TokensTable, tokenState } from './tokens-table.js';
-import { firstTarget, SQL_KEYS } from './record.js';
+import { firstTarget, type RecordKeys } from './record.js';
 import { openDriver, type ServerSpec, type SqlDriver } from './sql-driver.js';
 import { translatePlaceholders, type Dialect, type TranslatedQuery } from './sql-placeholders.js';
 import { urlOrParts } from './url-or-parts.js';
@@ -44,7 +44,7 @@ export const createSqlite: ResolverFactory = async (env) => {
   const lookup = lookupOf(env, 'sqlite', o);
   // A custom query only reads: open the user's file read-only.
   const driver = await openDriver({ dialect: 'sqlite', path: resolvePath(env.baseDir, o.path ?? DEFAULT_SQLITE_FILE), readonly: 'query' in lookup });
-  return new SqlResolver('sqlite', driver, lookup, env.log);
+  return new SqlResolver('sqlite', driver, lookup, env.log, env.keys.sql);
 };
 
 /** `resolver: { type: postgres, url? | host/port/user/password/database, query? | table?, poolSize? }` */
@@ -65,7 +65,7 @@ async function createServer(env: ResolverEnv, dialect: 'postgres' | 'mysql'): Pr
   }
   const lookup = lookupOf(env, dialect, { query, table });
   const driver = await openDriver({ dialect, ...connection, log: env.log });
-  return new SqlResolver(dialect, driver, lookup, env.log);
+  return new SqlResolver(dialect, driver, lookup, env.log, env.keys.sql);
 }
 
 /** The user's query, or the built-in tokens table's name. */
@@ -82,6 +82,7 @@ function lookupOf(env: ResolverEnv, dialect: Dialect, o: LookupOptions): Lookup 
 }
 
 class SqlResolver implements TargetResolver {
+  readonly #keys: RecordKeys;
   readonly kind: string;
   readonly #driver: SqlDriver;
   readonly #query: TranslatedQuery | null;
@@ -91,7 +92,8 @@ class SqlResolver implements TargetResolver {
   /** Present on PostgreSQL only: revocations arrive by LISTEN/NOTIFY. */
   readonly watchRevocations?: (onRevoke: (token: string) => void) => Promise<void>;
 
-  constructor(kind: string, driver: SqlDriver, lookup: Lookup, log: Logger) {
+  constructor(kind: string, driver: SqlDriver, lookup: Lookup, log: Logger, keys: RecordKeys) {
+    this.#keys = keys;
     this.kind = kind;
     this.#driver = driver;
     this.#query = 'query' in lookup ? lookup.query : null;
@@ -112,13 +114,14 @@ class SqlResolver implements TargetResolver {
     if (token === '' || token.includes('\0')) return null;
     if (this.#query) {
       const rows = await this.#driver.rows(this.#query.sql, new Array<string>(this.#query.count).fill(token), signal);
-      return firstTarget(rows, SQL_KEYS);
+      return firstTarget(rows, this.#keys);
     }
     const record = await this.#tokens!.get(token, signal);
     if (!record) return null;
     const state = tokenState(record);
     if (state !== 'active') return refusal(state);
-    const params = { ...record.params, host: record.host, port: String(record.port) };
+    // Settings (optional keys) keep their own host and port fields; the table's pair is the target only.
+    const params = this.#keys.optional ? { ...record.params } : { ...record.params, host: record.host, port: String(record.port) };
     return { host: record.host, port: record.port, params, ...(record.singleUse ? { singleUse: true } : {}) };
   }
 

@@ -3,6 +3,7 @@
 // lifetime (pools and clients are created once, not per lookup).
 import type { FieldsSchema } from '../../config/validate.js';
 import type { Logger } from '../../observability/logger.js';
+import type { RecordKeySet } from './record.js';
 
 /** Where a token says a session goes, and what else the store said about it. */
 export interface ResolvedTarget {
@@ -89,6 +90,8 @@ export interface ResolverEnv {
   options<T>(schema: FieldsSchema): T;
   /** Throws a ConfigError naming routes[i].resolver.<field>. */
   invalid(field: string, message: string): never;
+  /** Which fields of a record name the target (TARGET_KEYS unless the handler reads settings). */
+  keys: RecordKeySet;
 }
 
 /**

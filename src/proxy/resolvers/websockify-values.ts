@@ -5,7 +5,7 @@
 // websockify's `{"host": "host:port"}`).
 import { ConfigValueError } from '../../config/units.js';
 import { parseTarget } from '../../config/host-port.js';
-import { JSON_KEYS, targetFromRecord } from './record.js';
+import { JSON_KEYS, targetFromRecord, type RecordKeys } from './record.js';
 import type { ResolvedTarget } from './types.js';
 
 /** A target from "host:port" text, or null. */
@@ -18,9 +18,10 @@ export function targetFromText(text: string): ResolvedTarget | null {
  * A target from a parsed JSON value: `{"host": "h", "port": 5900, ...}` (every
  * non-null field becomes a parameter) or websockify's `{"host": "h:5900"}`.
  */
-export function targetFromJson(value: unknown): ResolvedTarget | null {
+export function targetFromJson(value: unknown, keys: RecordKeys = JSON_KEYS): ResolvedTarget | null {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return null;
   const record = value as Record<string, unknown>;
+  if (keys !== JSON_KEYS) return targetFromRecord(record, keys);
   if (record.port === undefined || record.port === null) {
     if (typeof record.host !== 'string') return null;
     const hp = hostPortOrNull(record.host);
