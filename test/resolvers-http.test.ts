@@ -117,7 +117,7 @@ test('http: POST sends {"token"} with the configured headers', { timeout: 10_000
     else reply(res, 404, '');
   });
   const r = await httpResolver(t, { url: `${base}/lookup`, method: 'POST', headers: { Authorization: 'Bearer s3cret' } });
-  assert.equal((await r.resolve('known', within()))?.params.user, 'eve');
+  assert.equal((await r.resolve('known', within()))?.params?.user, 'eve');
   assert.equal(await r.resolve('unknown', within()), null);
   const last = stats.requests.at(-1)!;
   assert.deepEqual([last.url, last.headers['content-type'], JSON.parse(last.body)], ['/lookup', 'application/json', { token: 'unknown' }]);

@@ -53,7 +53,7 @@ test('add, list, revoke and remove on a SQLite file', { timeout: 10_000 }, async
   assert.match((await tokens('list', '--db', db)).out, new RegExp(`^${generated} .* used `, 'm'));
 
   assert.equal((await tokens('revoke', 'tok-1', '--db', db)).code, 0);
-  assert.equal(await resolver.resolve('tok-1', within()), null);
+  assert.deepEqual(await resolver.resolve('tok-1', within()), { refused: 'revoked' });
   assert.match((await tokens('list', '--db', db)).out, /^tok-1 .* revoked /m);
   assert.equal((await tokens('remove', 'tok-1', '--db', db)).code, 0);
   assert.equal((await tokens('remove', 'tok-1', '--db', db)).code, 1, 'gone already');

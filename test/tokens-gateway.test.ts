@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { WebSocket } from 'ws';
 import { startGateway, startBackend, connect, closed, handshakeStatus, spawnCli, pseudoRandom, sessionsDrained, sha256, tempDir, until } from './support/index.js';
+import { capturedLog } from './support/logs.js';
 
 async function fixture(t: import('node:test').TestContext) {
   const received: Buffer[] = [];
@@ -117,8 +118,11 @@ test('revoking a token in Redis closes its live session on this gateway (1008)',
     redis.disconnect();
     await backend.close();
   });
-  const gw = await startGateway({ routes: [{ path: '/r', handler: 'tcp-proxy', resolver: { type: 'redis', url: 'redis://127.0.0.1:6379', prefix } }] });
+  const logs = capturedLog('info');
+  const gw = await startGateway({ routes: [{ path: '/r', handler: 'tcp-proxy', resolver: { type: 'redis', url: 'redis://127.0.0.1:6379', prefix } }] }, 'info', logs.log);
   t.after(() => gw.stop());
+  // Start-up does not wait for the revocation channel; a session is closed on revocation once it listens.
+  await logs.waitFor((l) => l.msg === 'revocations: listening' && l.route === '/r', 5000, 'the revocation watch');
   const ws = await connect(gw.url('/r?token=tok1'));
   const result = closed(ws);
   await revokeToken('redis://127.0.0.1:6379', prefix, 'tok1');

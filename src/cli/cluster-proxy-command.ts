@@ -3,8 +3,10 @@
 // (flags win). Exit codes: 0 after a stop, 1 when it cannot listen, 2 bad usage.
 import { parseArgs } from 'node:util';
 import { ConfigError, type Locator } from '../config/errors.js';
+import { ConfigValueError } from '../config/units.js';
 import { readYamlFile } from '../config/file.js';
-import { createLogger } from '../observability/logger.js';
+import { createLogger, useFingerprintKey } from '../observability/logger.js';
+import { fingerprintKeyFromEnv } from '../config/fingerprint-key.js';
 import { buildClusterProxyConfig, type ClusterProxyConfig } from '../proxy/cluster-proxy/config.js';
 import { ClusterProxy } from '../proxy/cluster-proxy/server.js';
 import type { Io } from './tokens-command.js';
@@ -86,9 +88,12 @@ export async function runClusterProxyCommand(argv: string[], io: Io = stdio): Pr
       return 0;
     }
     config = configFrom(v);
+    // The keys it logs get the fingerprints the gateways' logs give them when they share WSGATE_FINGERPRINT_KEY.
+    const key = fingerprintKeyFromEnv();
+    if (key) useFingerprintKey(key);
   } catch (e) {
     const parseError = String((e as { code?: unknown }).code).startsWith('ERR_PARSE_ARGS');
-    if (!(e instanceof ConfigError) && !parseError) throw e;
+    if (!(e instanceof ConfigError) && !(e instanceof ConfigValueError) && !parseError) throw e;
     io.err(`wsgate cluster-proxy: ${(e as Error).message}\n(wsgate cluster-proxy --help lists the options)\n`);
     return 2;
   }

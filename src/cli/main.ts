@@ -4,7 +4,9 @@
 import { createRequire } from 'node:module';
 import cluster from 'node:cluster';
 import { ConfigError } from '../config/errors.js';
-import { createLogger } from '../observability/logger.js';
+import { createLogger, useFingerprintKey } from '../observability/logger.js';
+import { fingerprintKeyFromEnv } from '../config/fingerprint-key.js';
+import { ConfigValueError } from '../config/units.js';
 import { Gateway } from '../server/gateway.js';
 import { parseCommandLine } from './args.js';
 import { helpText } from './options.js';
@@ -40,6 +42,14 @@ export async function main(argv: string[]): Promise<number> {
   }
 
   const { config, listenTimeout } = command;
+  // Token fingerprints in logs: the config file's key, else WSGATE_FINGERPRINT_KEY (also how a
+  // --workers primary hands its key to its workers), else the random one this process made.
+  try {
+    const key = config.fingerprintKey ?? fingerprintKeyFromEnv();
+    if (key) useFingerprintKey(key);
+  } catch (e) {
+    return usageError(e instanceof ConfigValueError ? new ConfigError(e.message) : e);
+  }
   // --workers N: this process forks N workers that run the same command line; see src/processes/.
   if (config.workers > 1 && cluster.isPrimary) return runPrimary(config, createLogger(config.logLevel).child({ role: 'primary' }), listenTimeout);
   const log = cluster.isWorker ? createLogger(config.logLevel).child({ worker: workerId() }) : createLogger(config.logLevel);

@@ -7,6 +7,8 @@ import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { fingerprint } from '../observability/logger.js';
 import { formatHostPort, parseTarget } from '../config/host-port.js';
+import { FINGERPRINT_KEY_ENV, fingerprintKeyFromEnv, readFingerprintKeyFile } from '../config/fingerprint-key.js';
+import { ConfigValueError } from '../config/units.js';
 import { DEFAULT_SQLITE_FILE } from '../proxy/resolvers/sql.js';
 import { openDriver, type StoreSpec } from '../proxy/resolvers/sql-driver.js';
 import { DEFAULT_TABLE, nowSeconds, TABLE_NAME, TokensTable, tokenState, type TokenRecord } from '../proxy/resolvers/tokens-table.js';
@@ -39,6 +41,12 @@ Store (default: the SQLite file ./${DEFAULT_SQLITE_FILE}):
   --postgres URL          a PostgreSQL store, e.g. postgres://wsgate@db:5432/wsgate
   --mysql URL             a MariaDB/MySQL store, e.g. mysql://wsgate@db:3306/wsgate
   --table NAME            the table (default ${DEFAULT_TABLE})
+
+Messages name a token by its fingerprint, keyed as in the gateway's logs:
+  --fingerprint-key-file FILE
+                          the key file the gateway's fingerprintKeyFile names (or set
+                          ${FINGERPRINT_KEY_ENV}); without a key, fingerprints are this run's only
+
   -h, --help              this help
 `;
 
@@ -53,6 +61,7 @@ const OPTIONS = {
   'single-use': { type: 'boolean' },
   param: { type: 'string', multiple: true },
   json: { type: 'boolean' },
+  'fingerprint-key-file': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -71,11 +80,13 @@ export async function runTokensCommand(argv: string[], io: Io = stdio): Promise<
   }
   let work: (table: TokensTable) => Promise<number>;
   let store: StoreSpec;
+  let key: string | null;
   try {
     store = storeOf(o, command === 'add');
-    work = plan(command, args, o, io);
+    key = o['fingerprint-key-file'] !== undefined ? readFingerprintKeyFile(resolve(o['fingerprint-key-file'])) : fingerprintKeyFromEnv();
+    work = plan(command, args, o, io, namer(key, io));
   } catch (e) {
-    if (e instanceof UsageError) return usage(io, e.message);
+    if (e instanceof UsageError || e instanceof ConfigValueError) return usage(io, e.message);
     throw e;
   }
   const driver = await openDriver(store);
@@ -90,6 +101,15 @@ export async function runTokensCommand(argv: string[], io: Io = stdio): Promise<
 }
 
 type Values = ReturnType<typeof parseArgs<{ options: typeof OPTIONS }>>['values'];
+
+/** "token 1a2b3c4d5e6f (fingerprint)", under the gateway's key if given; without one, a note says the fingerprint is this run's only. */
+function namer(key: string | null, io: Io): (token: string) => string {
+  return (token) => {
+    if (key) return `token ${fingerprint(token, key)} (fingerprint)`;
+    io.err(`note: no fingerprint key (--fingerprint-key-file or ${FINGERPRINT_KEY_ENV}), so fingerprints are this run's only and will not match the gateway's logs\n`);
+    return `token ${fingerprint(token)} (fingerprint)`;
+  };
+}
 
 /** The store the options name; only `add` creates a missing SQLite file. */
 function storeOf(o: Values, create: boolean): StoreSpec {
@@ -111,13 +131,13 @@ function url(text: string, option: string): string {
 }
 
 /** Checks the command line and returns what to do with the table. */
-function plan(command: string | undefined, args: string[], o: Values, io: Io): (table: TokensTable) => Promise<number> {
+function plan(command: string | undefined, args: string[], o: Values, io: Io, named: (token: string) => string): (table: TokensTable) => Promise<number> {
   const addOnly = (['expires', 'single-use', 'param'] as const).find((k) => o[k] !== undefined);
   if (addOnly && command !== 'add') throw new UsageError(`--${addOnly} goes with add only`);
   if (o.json && command !== 'list') throw new UsageError('--json goes with list only');
   switch (command) {
     case 'add':
-      return planAdd(args, o, io);
+      return planAdd(args, o, io, named);
     case 'list':
       if (args.length > 0) throw new UsageError('list takes no arguments');
       return async (table) => {
@@ -132,10 +152,10 @@ function plan(command: string | undefined, args: string[], o: Values, io: Io): (
       return async (table) => {
         const done = command === 'remove' ? await table.remove(token) : await table.revoke(token);
         if (!done) {
-          io.err(`wsgate tokens: no token ${fingerprint(token)} (fingerprint) in ${table.driver.store}\n`);
+          io.err(`wsgate tokens: no ${named(token)} in ${table.driver.store}\n`);
           return 1;
         }
-        io.err(`${command === 'remove' ? 'removed' : 'revoked'} token ${fingerprint(token)} (fingerprint)\n`);
+        io.err(`${command === 'remove' ? 'removed' : 'revoked'} ${named(token)}\n`);
         return 0;
       };
     }
@@ -146,7 +166,7 @@ function plan(command: string | undefined, args: string[], o: Values, io: Io): (
   }
 }
 
-function planAdd(args: string[], o: Values, io: Io): (table: TokensTable) => Promise<number> {
+function planAdd(args: string[], o: Values, io: Io, named: (token: string) => string): (table: TokensTable) => Promise<number> {
   if (args.length < 1 || args.length > 2) throw new UsageError('add takes [TOKEN] HOST:PORT');
   const generated = args.length === 1;
   // 24 random bytes in base64url: within the original module's key alphabet.
@@ -172,13 +192,13 @@ function planAdd(args: string[], o: Values, io: Io): (table: TokensTable) => Pro
   return async (table) => {
     await table.create();
     if (!(await table.add({ token, host: target.host, port: target.port, expiresAt, singleUse, params }))) {
-      io.err(`wsgate tokens: token ${fingerprint(token)} (fingerprint) exists already; remove it first\n`);
+      io.err(`wsgate tokens: ${named(token)} exists already; remove it first\n`);
       return 1;
     }
     if (generated) io.out(`${token}\n`);
     if (!generated && !new RegExp(ORIGINAL_ALPHABET).test(token)) io.err('note: the token has characters outside A-Z a-z 0-9 , - + = / _, which routes refuse unless their token.pattern allows them\n');
     const notes = [expiresAt !== null ? `expires ${new Date(expiresAt * 1000).toISOString()}` : '', singleUse ? 'single use' : ''].filter(Boolean);
-    io.err(`added token ${fingerprint(token)} (fingerprint) -> ${formatHostPort(target.host, target.port)}${notes.length ? ` (${notes.join(', ')})` : ''}\n`);
+    io.err(`added ${named(token)} -> ${formatHostPort(target.host, target.port)}${notes.length ? ` (${notes.join(', ')})` : ''}\n`);
     return 0;
   };
 }

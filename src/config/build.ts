@@ -9,6 +9,7 @@ import { validateAgainst } from './validate.js';
 import { configError, type Locator } from './errors.js';
 import { ConfigValueError, parseSeconds, parseSize } from './units.js';
 import { parseHostPort } from './host-port.js';
+import { readFingerprintKeyFile } from './fingerprint-key.js';
 import { HANDSHAKE_DEFAULTS, SESSION_DEFAULTS, type GatewayConfig, type ListenAddress, type RouteConfig, type SessionOptions, type WebConfig } from './types.js';
 
 type Raw = Record<string, unknown>;
@@ -56,6 +57,7 @@ export function buildConfig(raw: unknown, locate: Locator, baseDir: string): Gat
     runOnce: r.runOnce === true,
     // `traffic: true` is --traffic: trace level, one line per frame; an explicit logLevel wins, as --log-level does.
     logLevel: (r.logLevel as string | undefined) ?? (r.traffic === true ? 'trace' : 'info'),
+    fingerprintKey: r.fingerprintKeyFile === undefined ? null : convert(['fingerprintKeyFile'], r.fingerprintKeyFile, (v) => readFingerprintKeyFile(resolve(baseDir, String(v)))),
     workers: resolveWorkers(r.workers as number | 'auto' | undefined),
     maxSessions: (r.maxSessions as number | undefined) ?? 0,
     handshakeTimeout: r.handshakeTimeout === undefined ? HANDSHAKE_DEFAULTS.timeout : parseSeconds(r.handshakeTimeout),

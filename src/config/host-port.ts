@@ -79,3 +79,15 @@ function parsePortNumber(text: string, lowest: number): number {
 export function formatHostPort(host: string, port: number | string): string {
   return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
 }
+
+/**
+ * The message of a network error, its address written as formatHostPort
+ * does: Node says "connect ECONNREFUSED ::1:5432", which reads as the host
+ * "::1:5432"; this says "connect ECONNREFUSED [::1]:5432".
+ */
+export function networkErrorMessage(err: unknown): string {
+  const message = err instanceof Error ? err.message : String(err);
+  const { address, port } = (err ?? {}) as { address?: unknown; port?: unknown };
+  if (typeof address !== 'string' || !address.includes(':') || (typeof port !== 'number' && typeof port !== 'string')) return message;
+  return message.split(`${address}:${port}`).join(formatHostPort(address, port));
+}

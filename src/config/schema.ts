@@ -44,6 +44,7 @@ export const configSchema = {
     exitWhenIdle: seconds,
     runOnce: { type: 'boolean' },
     logLevel: { enum: ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] },
+    fingerprintKeyFile: { type: 'string', minLength: 1 },
     traffic: { type: 'boolean' },
     workers: { anyOf: [{ type: 'integer', minimum: 1, maximum: 256 }, { const: 'auto' }] },
     maxSessions: { type: 'integer', minimum: 1 },

@@ -65,6 +65,8 @@ export interface GatewayConfig {
   runOnce: boolean;
   /** A pino level; "trace" logs every frame (websockify --traffic, `traffic: true`). */
   logLevel: string;
+  /** The key of token fingerprints in logs, read from `fingerprintKeyFile`; null = WSGATE_FINGERPRINT_KEY's, or one made at start. */
+  fingerprintKey: string | null;
   routes: RouteConfig[];
   /** Processes serving the port (node:cluster); 1 = this process alone. */
   workers: number;

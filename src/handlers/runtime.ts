@@ -25,8 +25,10 @@ import type { Handler } from './types.js';
 /** What the upgrade learned about the session before it opened. */
 export interface SessionStart {
   remoteAddress: string;
-  /** The path the client asked for (no query: it may carry a token). */
+  /** The path the client asked for (no query: it may carry a token). Never logged: it may carry one too. */
   path: string;
+  /** The path as log lines show it (src/server/logged-path.ts). */
+  logPath: string;
   /** The chosen subprotocol, '' for none. */
   protocol: string;
   /** Where the handler connected it, for logs; '' for none. */
@@ -56,23 +58,26 @@ export function runSession<S>(
   session.target = start.target;
   session.params = start.params;
   const { log } = env;
+  const { logPath } = start;
+  const logFields = () => sessionFields(session, logPath);
   env.registry.add(session);
-  log.info({ ...logFields(session), target: session.target || undefined, protocol: start.protocol || undefined }, 'session open');
+  log.info({ ...logFields(), target: session.target || undefined, protocol: start.protocol || undefined }, 'session open');
   // What these listeners capture lives as long as the session: the session, the handler and its
-  // state, the shared logger; no per-session logger or request objects (memory per idle session).
+  // state, the shared logger, the logged path (a short string); no per-session logger or request
+  // objects (memory per idle session).
   session.on('message', (data, isBinary) => {
     // The one line per frame of --traffic (trace level), for every handler.
-    if (log.isLevelEnabled('trace')) log.trace({ ...logFields(session), bytes: data.length, binary: isBinary }, 'message from client');
+    if (log.isLevelEnabled('trace')) log.trace({ ...logFields(), bytes: data.length, binary: isBinary }, 'message from client');
     try {
       handler.message?.(state, session, data, isBinary);
     } catch (err) {
-      handlerFailed(log, session, 'message', err);
+      handlerFailed(log, logFields(), session, 'message', err);
     }
   });
   session.on('close', (closeInfo) => {
     log.info(
       {
-        ...logFields(session),
+        ...logFields(),
         target: session.target || undefined,
         bytesIn: session.bytesIn,
         bytesOut: session.bytesOut,
@@ -89,14 +94,14 @@ export function runSession<S>(
     try {
       handler.close?.(state, session, closeInfo);
     } catch (err) {
-      log.error({ ...logFields(session), err }, 'handler close() threw');
+      log.error({ ...logFields(), err }, 'handler close() threw');
     }
     ended();
   });
   try {
     handler.open?.(state, session);
   } catch (err) {
-    handlerFailed(log, session, 'open', err);
+    handlerFailed(log, logFields(), session, 'open', err);
   }
   return session;
 }
@@ -111,11 +116,11 @@ export function abandonSession<S>(handler: Handler<S>, state: S, log: Logger): v
 }
 
 /** The fields every line about a session carries (made when a line is written, not kept). */
-function logFields(session: Session): { remote: string; path: string; sid: string; route: string } {
-  return { remote: session.meta.remoteAddress, path: session.meta.path, sid: session.id, route: session.meta.route };
+function sessionFields(session: Session, logPath: string): { remote: string; path: string; sid: string; route: string } {
+  return { remote: session.meta.remoteAddress, path: logPath, sid: session.id, route: session.meta.route };
 }
 
-function handlerFailed(log: Logger, session: Session, what: string, err: unknown): void {
-  log.error({ ...logFields(session), err }, `handler ${what}() threw`);
+function handlerFailed(log: Logger, fields: ReturnType<typeof sessionFields>, session: Session, what: string, err: unknown): void {
+  log.error({ ...fields, err }, `handler ${what}() threw`);
   session.close(1011, 'internal error');
 }

@@ -10,7 +10,7 @@ import type { FieldsSchema } from '../config/validate.js';
 import type { CloseInfo, Session } from '../session/session.js';
 
 export interface ConnectContext {
-  /** The request URL (path and query). The query may hold secrets: never log it whole. */
+  /** The request URL (path and query). Both may hold secrets (a token in the query, or in the path): never log them whole. */
   readonly url: URL;
   readonly headers: IncomingHttpHeaders;
   readonly remoteAddress: string;

@@ -4,7 +4,8 @@
 // (connections, session slots, counts, metrics) is kept by the parts that
 // track it; they hear of its exit through hooks.gone() before it is replaced.
 import cluster, { type Worker } from 'node:cluster';
-import type { Logger } from '../observability/logger.js';
+import { FINGERPRINT_KEY_ENV } from '../config/fingerprint-key.js';
+import { currentFingerprintKey, type Logger } from '../observability/logger.js';
 import type { Recipient } from './balancer.js';
 import { isWsgateMessage, WORKER_ID_ENV, type PrimaryMessage, type WorkerMessage } from './messages.js';
 
@@ -130,7 +131,8 @@ export class Supervisor {
   }
 
   #fork(id: number): void {
-    const worker = cluster.fork({ [WORKER_ID_ENV]: String(id) });
+    // The primary's fingerprint key goes along, so every process of one gateway fingerprints a token alike.
+    const worker = cluster.fork({ [WORKER_ID_ENV]: String(id), [FINGERPRINT_KEY_ENV]: currentFingerprintKey() });
     const member: Member = { id, worker, ready: false };
     this.#members.set(id, member);
     worker.on('message', (m: unknown) => {

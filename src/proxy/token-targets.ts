@@ -2,9 +2,9 @@
 // the route's store (with a timeout, optional caching), check the target
 // against the allowlist, use up single-use tokens, and remember live
 // sessions by token so a revocation can close them. Every refusal is an
-// HTTP status before the 101: 403 for a bad, unknown, used or disallowed
-// token (the same answer for all, so a client learns nothing), 503 when the
-// store cannot answer.
+// HTTP status before the 101: 403 for a bad, unknown, expired, used, revoked
+// or disallowed token (the same answer for all, so a client learns nothing;
+// the log says which), 503 when the store cannot answer.
 import type { IncomingHttpHeaders } from 'node:http';
 import { fingerprint, type Logger } from '../observability/logger.js';
 import type { Session } from '../session/session.js';
@@ -13,7 +13,7 @@ import { formatHostPort } from '../config/host-port.js';
 import { closedObject, type FieldsSchema } from '../config/validate.js';
 import { loadResolverFactory, RESOLVER_TYPES } from './resolvers/index.js';
 import { LookupCache } from './resolvers/cache.js';
-import { StoreError, type ResolvedTarget, type TargetResolver } from './resolvers/types.js';
+import { isRefusal, refusal, StoreError, type LookupAnswer, type ResolvedTarget, type TargetResolver } from './resolvers/types.js';
 import { TARGET_KEYS, type RecordKeySet } from './resolvers/record.js';
 import { DOTTED_ALPHABET, findToken, ORIGINAL_ALPHABET, type Carrier, type TokenRules } from './token-carrier.js';
 import { TargetPolicy } from './target-policy.js';
@@ -162,7 +162,10 @@ export class TokenTargets {
       ctx.log,
       opts.fallback ?? null,
     );
-    await resolver.watchRevocations?.((token) => targets.#revoked(token));
+    // Not awaited: start-up never waits on a store. Until the watch first listens (its
+    // "revocations: listening" line), a revocation closes no live session here; lookups
+    // refuse a revoked token all the same.
+    void resolver.watchRevocations?.((token) => targets.#revoked(token));
     return targets;
   }
 
@@ -175,28 +178,28 @@ export class TokenTargets {
     const { token } = found;
     const log = c.log.child({ carrier: found.carrier, token: fingerprint(token) });
     const signal = AbortSignal.any([c.signal, AbortSignal.timeout(this.#timeoutMs)]);
-    let target: ResolvedTarget | null;
+    let answer: LookupAnswer;
     try {
       const cached = this.#cache.get(token);
-      if (cached !== undefined) target = cached;
+      if (cached !== undefined) answer = cached;
       else {
-        target = await this.#resolver.resolve(token, signal);
-        this.#cache.set(token, target);
+        answer = await this.#resolver.resolve(token, signal);
+        this.#cache.set(token, answer);
       }
-      if (target?.singleUse && !(await this.#resolver.consume?.(token, signal) ?? true)) {
-        log.info('single-use token was already used');
-        return { ok: false, status: 403, reason: 'token already used' };
-      }
+      if (answer?.singleUse && !(await this.#resolver.consume?.(token, signal) ?? true)) answer = refusal('used');
     } catch (e) {
       const why = c.signal.aborted ? 'client left during the lookup' : signal.aborted ? `no answer within ${this.#timeoutMs} ms` : (e as Error).message;
       log.warn({ store: this.#resolver.kind, err: why }, 'token store unavailable');
       if (!(e instanceof StoreError) && !signal.aborted) log.error({ err: e }, 'resolver failed unexpectedly');
       return { ok: false, status: 503, reason: `token store ${this.#resolver.kind} unavailable` };
     }
-    if (!target) {
-      log.info('unknown token');
-      return { ok: false, status: 403, reason: 'unknown token' };
+    if (answer === null || isRefusal(answer)) {
+      // The log (and the refusal's line) says which; the client only ever sees 403.
+      const reason = answer === null ? 'unknown token' : `token ${answer.refused}`;
+      log.info(reason);
+      return { ok: false, status: 403, reason };
     }
+    let target: ResolvedTarget = answer;
     if (this.#fallback && (target.host === '' || target.port === 0)) {
       target = { ...target, host: target.host || this.#fallback.host, port: target.port || this.#fallback.port };
     }

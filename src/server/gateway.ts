@@ -166,7 +166,7 @@ export class Gateway {
     web.serve(req, res, url).then(
       (served) => served || this.#notFile(res, false), // with a web root, a missing file is a 404 even under "*"
       (err) => {
-        this.#log.error({ err, path: url.pathname }, 'static file failed');
+        this.#log.error({ err, path: this.#routes?.loggedPath(url.pathname) }, 'static file failed');
         if (res.headersSent) res.destroy();
         else answer(res, 500, 'Internal Server Error\n');
       },

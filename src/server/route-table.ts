@@ -5,6 +5,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { RouteConfig } from '../config/types.js';
 import type { Handler } from '../handlers/types.js';
+import { loggedPath } from './logged-path.js';
 
 /** What connect() decided for a request: the 101 carries exactly this subprotocol and these headers. */
 export interface Decision {
@@ -72,6 +73,11 @@ export class RouteTable {
   /** Exact paths win over the catch-all "*". */
   match(pathname: string): ServedRoute | null {
     return this.#exact.get(pathname) ?? this.#catchAll;
+  }
+
+  /** `pathname` as log lines may show it: no more of it than a configured path (see logged-path.ts). */
+  loggedPath(pathname: string): string {
+    return loggedPath(pathname, (path) => this.#exact.has(path));
   }
 
   get all(): ServedRoute[] {

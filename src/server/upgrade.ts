@@ -30,8 +30,9 @@ export async function handleUpgrade(env: UpgradeEnv, req: IncomingMessage, socke
   const remoteAddress = req.socket.remoteAddress ?? '?';
   const remotePort = req.socket.remotePort ?? 0;
   const url = requestUrl(req.url);
-  // Only the path is logged: the query may carry a token.
-  const log = env.log.child({ remote: remoteAddress, path: url?.pathname });
+  // The query is never logged, and of the path only what a configured path accounts for: a client may put a token in it.
+  const logPath = url ? env.routes.loggedPath(url.pathname) : undefined;
+  const log = env.log.child({ remote: remoteAddress, path: logPath });
   const onSocketError = (err: Error) => log.debug({ err: err.message }, 'client socket error during handshake');
   socket.on('error', onSocketError);
   const refuse = (status: number, reason: string, headers?: Record<string, string>) => {
@@ -53,7 +54,7 @@ export async function handleUpgrade(env: UpgradeEnv, req: IncomingMessage, socke
   try {
     // The client left while the slot was being granted (an IPC round trip under --workers).
     if (socket.destroyed) return giveBackSlot();
-    await connectAndOpen(env, req, socket, head, { url, route, log, refuse, remoteAddress, remotePort, giveBackSlot });
+    await connectAndOpen(env, req, socket, head, { url, logPath: logPath!, route, log, refuse, remoteAddress, remotePort, giveBackSlot });
   } catch (err) {
     giveBackSlot();
     throw err;
@@ -78,6 +79,8 @@ function slotReleaser(admission: Admission): () => void {
 
 interface Pending {
   url: URL;
+  /** The path as log lines show it. */
+  logPath: string;
   route: ServedRoute;
   log: Logger;
   refuse: (status: number, reason: string, headers?: Record<string, string>) => void;
@@ -89,7 +92,7 @@ interface Pending {
 
 /** handler.connect, then the 101 and a Session, or a refusal; the slot is given back unless a session opened (then when it ends). */
 async function connectAndOpen(env: UpgradeEnv, req: IncomingMessage, socket: Duplex, head: Buffer, p: Pending): Promise<void> {
-  const { url, route, log, remoteAddress, remotePort, giveBackSlot } = p;
+  const { url, logPath, route, log, remoteAddress, remotePort, giveBackSlot } = p;
   const refuse = (status: number, reason: string) => {
     giveBackSlot();
     p.refuse(status, reason);
@@ -147,7 +150,7 @@ async function connectAndOpen(env: UpgradeEnv, req: IncomingMessage, socket: Dup
   route.upgrade(req, socket, head, { protocol, headers: responseHeaders }, (ws) => {
     socket.removeListener('close', onCloseBeforeOpen);
     // From here the runtime owns the session; the slot goes back once it has ended.
-    runSession(env, route.config, route.handler, ws, { remoteAddress, path: url.pathname, protocol: protocol ?? '', target: target ?? '', params: params ?? {} }, state, giveBackSlot);
+    runSession(env, route.config, route.handler, ws, { remoteAddress, path: url.pathname, logPath, protocol: protocol ?? '', target: target ?? '', params: params ?? {} }, state, giveBackSlot);
   });
 }
 

@@ -48,7 +48,7 @@ export interface SessionMeta {
   remoteAddress: string;
   /** The route's path ("*" for the websockify form). */
   route: string;
-  /** The path the client asked for (no query: it may carry a token). */
+  /** The path the client asked for, without the query. It may still carry a token: the gateway's log lines show a shortened one. */
   path: string;
   protocol: string;
 }

@@ -2,15 +2,15 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { BIN } from './paths.js';
 
-/** Runs the real CLI; resolves with exit code and output when it exits (killed after timeoutMs). */
-export function runCli(args: string[], timeoutMs = 10_000): Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+/** Runs the real CLI (with `env` added to this process's environment); resolves with exit code and output when it exits (killed after timeoutMs). */
+export function runCli(args: string[], timeoutMs = 10_000, env: Record<string, string> = {}): Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
   return collect(child, timeoutMs);
 }
 
-/** Starts the real CLI and resolves once it logs "listening" (its port is in `port`). */
-export async function spawnCli(args: string[]): Promise<{ child: ChildProcess; port: number; output: () => string; exited: Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }> }> {
-  const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+/** Starts the real CLI (with `env` added to this process's environment) and resolves once it logs "listening" (its port is in `port`). */
+export async function spawnCli(args: string[], env: Record<string, string> = {}): Promise<{ child: ChildProcess; port: number; output: () => string; exited: Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }> }> {
+  const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
   const exited = collect(child, 60_000);
   let out = '';
   child.stdout!.on('data', (c) => (out += c));

@@ -109,10 +109,10 @@ export function sqlResolverSuite(s: StoreUnderTest): void {
     const r = await resolverFor(t, s, { table: table.table });
     assert.deepEqual(await r.resolve('good', within()), { host: '10.1.2.3', port: 5901, params: { nodehost: 'n1', nodeport: '5900', host: '10.1.2.3', port: '5901' } });
     assert.equal(await r.resolve('missing', within()), null);
-    assert.equal(await r.resolve('old', within()), null, 'expired');
+    assert.deepEqual(await r.resolve('old', within()), { refused: 'expired' });
     assert.equal((await r.resolve('bad', within()))?.host, '10.1.2.3');
     assert.equal(await revokeToken(s.spec(), 'bad', table.table), true);
-    assert.equal(await r.resolve('bad', within()), null, 'revoked');
+    assert.deepEqual(await r.resolve('bad', within()), { refused: 'revoked' });
     assert.equal(await revokeToken(s.spec(), 'missing', table.table), false);
   });
 
@@ -127,7 +127,7 @@ export function sqlResolverSuite(s: StoreUnderTest): void {
     assert.equal(await gw1.consume!('once', within()), true);
     assert.equal(await gw2.consume!('once', within()), false, 'the other gateway sees it used');
     assert.equal(await gw1.consume!('once', within()), false);
-    assert.equal(await gw2.resolve('once', within()), null, 'a used token no longer resolves');
+    assert.deepEqual(await gw2.resolve('once', within()), { refused: 'used' }, 'a used token no longer resolves');
     // Both gateways at the same moment: exactly one wins.
     const wins = await Promise.all([gw1.consume!('race', within()), gw2.consume!('race', within())]);
     assert.deepEqual(wins.sort(), [false, true]);

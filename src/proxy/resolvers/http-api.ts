@@ -6,6 +6,7 @@
 // format, the replies and the options are in docs/resolvers.md.
 import http from 'node:http';
 import https from 'node:https';
+import { networkErrorMessage } from '../../config/host-port.js';
 import { throwIfAborted } from './aborting.js';
 import { StoreError, type ResolvedTarget, type ResolverFactory, type TargetResolver } from './types.js';
 import { targetFromJson, targetFromText } from './websockify-values.js';
@@ -71,7 +72,7 @@ class HttpApiResolver implements TargetResolver {
       reply = await this.#send(token, signal, true);
     } catch (err) {
       throwIfAborted(signal, this.kind);
-      throw new StoreError(this.kind, (err as Error).message);
+      throw new StoreError(this.kind, networkErrorMessage(err));
     }
     if (reply.status === 403 || reply.status === 404 || reply.status === 410) return null;
     if (reply.status !== 200) throw new StoreError(this.kind, `the API answered HTTP ${reply.status}`);

@@ -11,7 +11,7 @@ import { throwIfAborted } from './aborting.js';
 import { CONTENT_ENCRYPTION, HMAC_ALGORITHMS, parseDecryptionKey, parseJwks, parseKeyFile, parsePublicKey, SIGNING_ALGORITHMS, type DecryptKey, type VerifyKey } from './jwt-keys.js';
 import { targetFromRecord, type RecordKeys } from './record.js';
 import { ReloadingFiles, type FileText } from './reloading-files.js';
-import type { ResolvedTarget, ResolverFactory, TargetResolver } from './types.js';
+import { refusal, type LookupAnswer, type ResolverFactory, type TargetResolver } from './types.js';
 
 interface JwtConfig {
   secret?: string;
@@ -89,7 +89,7 @@ class JwtResolver implements TargetResolver {
     this.#log = log;
   }
 
-  async resolve(token: string, signal: AbortSignal): Promise<ResolvedTarget | null> {
+  async resolve(token: string, signal: AbortSignal): Promise<LookupAnswer> {
     throwIfAborted(signal, this.kind);
     let payload: JWTPayload;
     try {
@@ -97,7 +97,8 @@ class JwtResolver implements TargetResolver {
     } catch (err) {
       const why = (err as { code?: string }).code ?? (err as Error).message;
       this.#log.info({ token: fingerprint(token), why }, 'JWT refused');
-      return null;
+      // jose checks the signature (or decrypts) before the claims: an expired token was a genuine one.
+      return why === 'ERR_JWT_EXPIRED' ? refusal('expired') : null;
     }
     throwIfAborted(signal, this.kind);
     const target = targetFromRecord(payload, this.#keys);

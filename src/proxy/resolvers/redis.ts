@@ -4,18 +4,27 @@
 // a publish on REVOKE_CHANNEL that every gateway's subscriber hears. The
 // client never queues commands while Redis is away (enableOfflineQueue:
 // false), so a down Redis fails a lookup at once (503) instead of holding it
-// until the timeout. Values, expiry and options are in docs/resolvers.md.
+// until the timeout. Both connections (lookups, revocations) reconnect in the
+// background with backoff and log each change of state once. Values, expiry
+// and options are in docs/resolvers.md.
 import { Redis, type RedisOptions } from 'ioredis';
-import { formatHostPort } from '../../config/host-port.js';
+import { formatHostPort, networkErrorMessage } from '../../config/host-port.js';
 import { fingerprint, type Logger } from '../../observability/logger.js';
 import { raceAbort, throwIfAborted } from './aborting.js';
+import { LinkState, LOOKUP_MESSAGES, REVOCATION_MESSAGES } from './link-state.js';
 import { urlOrParts } from './url-or-parts.js';
-import { StoreError, type ResolvedTarget, type ResolverFactory, type TargetResolver } from './types.js';
+import { refusal, StoreError, type LookupAnswer, type ResolvedTarget, type ResolverFactory, type TargetResolver } from './types.js';
 import { targetFromJson, targetFromText } from './websockify-values.js';
 import type { RecordKeys } from './record.js';
 
 export const REVOKE_CHANNEL = 'wsgate:revoke';
 const DEFAULT_URL = 'redis://127.0.0.1:6379';
+/**
+ * ioredis's connectTimeout ends with the TCP connect: a server that accepts
+ * and never answers would hold a client in its handshake for ever (and every
+ * lookup until its timeout). A connection not ready by then is dropped and retried.
+ */
+const READY_TIMEOUT_MS = 2000;
 
 interface RedisConfig {
   url?: string;
@@ -59,6 +68,43 @@ export const create: ResolverFactory = (env) => {
   return new RedisResolver(client, opts.prefix ?? '', opts.singleUse ?? false, env.log, env.keys.json);
 };
 
+/**
+ * Follows one client's connection: a handshake that gets no answer is cut
+ * after READY_TIMEOUT_MS, and `state` hears of every ready, close and retry.
+ * Returns the last error, for messages.
+ */
+function follow(client: Redis, state: LinkState, onReady: () => void): () => Error | null {
+  let lastError: Error | null = null;
+  let attempts = 0;
+  let handshake: NodeJS.Timeout | null = null;
+  const stopWaiting = () => {
+    if (handshake) clearTimeout(handshake);
+    handshake = null;
+  };
+  client.on('error', (err: Error) => (lastError = err));
+  client.on('connect', () => {
+    stopWaiting();
+    handshake = setTimeout(() => {
+      handshake = null;
+      client.stream?.destroy(new Error(`connected, but no answer within ${READY_TIMEOUT_MS} ms`));
+    }, READY_TIMEOUT_MS);
+    handshake.unref();
+  });
+  client.on('ready', () => {
+    stopWaiting();
+    attempts = 0;
+    lastError = null;
+    onReady();
+  });
+  client.on('close', () => {
+    stopWaiting();
+    state.down(lastError ? networkErrorMessage(lastError) : 'connection closed');
+  });
+  client.on('reconnecting', (delayMs: number) => state.retrying(delayMs, ++attempts));
+  client.on('end', stopWaiting);
+  return () => lastError;
+}
+
 class RedisResolver implements TargetResolver {
   readonly kind = 'redis';
   readonly #client: Redis;
@@ -66,10 +112,12 @@ class RedisResolver implements TargetResolver {
   readonly #singleUse: boolean;
   readonly #log: Logger;
   readonly #keys: RecordKeys;
-  #subscriber: Redis | null = null;
+  /** Where Redis is, for log lines (the address only: a URL may hold a password). */
+  readonly #where: { server: string };
+  readonly #state: LinkState;
+  readonly #lastError: () => Error | null;
+  #subscriber: { client: Redis; state: LinkState; listening: Promise<void> } | null = null;
   readonly #listeners: Array<(token: string) => void> = [];
-  #down = false;
-  #lastError: Error | null = null;
 
   constructor(client: Redis, prefix: string, singleUse: boolean, log: Logger, keys: RecordKeys) {
     this.#keys = keys;
@@ -77,21 +125,12 @@ class RedisResolver implements TargetResolver {
     this.#prefix = prefix;
     this.#singleUse = singleUse;
     this.#log = log;
-    // Log an outage once, not on every reconnection attempt (the address only: a URL may hold a password).
-    const where = { redis: formatHostPort(client.options.host ?? 'localhost', client.options.port ?? 6379) };
-    client.on('error', (err: Error) => {
-      this.#lastError = err;
-      if (!this.#down) log.warn({ ...where, err: err.message }, 'redis unreachable; lookups answer 503 until it is back');
-      this.#down = true;
-    });
-    client.on('ready', () => {
-      if (this.#down) log.info(where, 'redis reachable again');
-      this.#down = false;
-      this.#lastError = null;
-    });
+    this.#where = { server: formatHostPort(client.options.host ?? 'localhost', client.options.port ?? 6379) };
+    this.#state = new LinkState(log, this.#where, LOOKUP_MESSAGES);
+    this.#lastError = follow(client, this.#state, () => this.#state.up());
   }
 
-  async resolve(token: string, signal: AbortSignal): Promise<ResolvedTarget | null> {
+  async resolve(token: string, signal: AbortSignal): Promise<LookupAnswer> {
     const raw = await this.#command((c) => c.get(this.#prefix + token), signal);
     return raw === null ? null : this.#target(raw, token);
   }
@@ -100,15 +139,39 @@ class RedisResolver implements TargetResolver {
     return (await this.#command((c) => c.del(this.#prefix + token), signal)) === 1;
   }
 
-  async watchRevocations(onRevoke: (token: string) => void): Promise<void> {
+  watchRevocations(onRevoke: (token: string) => void): Promise<void> {
     this.#listeners.push(onRevoke);
-    if (this.#subscriber) return;
-    // Subscribing needs its own connection. This one queues its SUBSCRIBE until
-    // Redis is reachable and resubscribes after every reconnection.
-    const sub = this.#client.duplicate({ enableOfflineQueue: true, maxRetriesPerRequest: null });
-    this.#subscriber = sub;
-    sub.on('error', () => {}); // outages are logged once, by the lookup client
-    sub.on('message', (channel: string, message: string) => {
+    this.#subscriber ??= this.#subscribe();
+    return this.#subscriber.listening;
+  }
+
+  async close(): Promise<void> {
+    this.#state.stop();
+    this.#subscriber?.state.stop();
+    this.#client.disconnect();
+    this.#subscriber?.client.disconnect();
+  }
+
+  /**
+   * Subscribing needs a connection of its own. It connects now, in the
+   * background, and subscribes again each time it is ready (after every
+   * reconnection); it is "listening" once Redis has confirmed the SUBSCRIBE.
+   */
+  #subscribe(): { client: Redis; state: LinkState; listening: Promise<void> } {
+    const client = this.#client.duplicate({ autoResubscribe: false });
+    const state = new LinkState(this.#log, { ...this.#where, channel: REVOKE_CHANNEL }, REVOCATION_MESSAGES);
+    let settle: () => void = () => {};
+    const listening = new Promise<void>((resolve) => (settle = resolve));
+    follow(client, state, () => {
+      client.subscribe(REVOKE_CHANNEL).then(
+        () => {
+          state.up();
+          settle();
+        },
+        () => {}, // the connection went away again; its close is logged, the next ready subscribes
+      );
+    });
+    client.on('message', (channel: string, message: string) => {
       if (channel !== REVOKE_CHANNEL) return;
       for (const listener of this.#listeners) {
         try {
@@ -118,26 +181,8 @@ class RedisResolver implements TargetResolver {
         }
       }
     });
-    // Startup must not wait for a down Redis: resolve after the first failed attempt too.
-    await new Promise<void>((resolve) => {
-      const onError = (err: Error): void => {
-        this.#log.warn({ err: err.message }, 'cannot subscribe to revocations yet; will once redis is reachable');
-        resolve();
-      };
-      sub.once('error', onError);
-      sub.subscribe(REVOKE_CHANNEL).then(
-        () => {
-          sub.off('error', onError);
-          resolve();
-        },
-        () => resolve(),
-      );
-    });
-  }
-
-  async close(): Promise<void> {
-    this.#client.disconnect();
-    this.#subscriber?.disconnect();
+    client.connect().catch(() => {}); // a failure is logged by follow(); the client keeps retrying
+    return { client, state, listening };
   }
 
   /** Runs one command once the client is ready, failing fast (StoreError) if Redis is not there. */
@@ -147,7 +192,7 @@ class RedisResolver implements TargetResolver {
       await raceAbort(this.#ready(), signal, this.kind);
       return await raceAbort(run(this.#client), signal, this.kind);
     } catch (err) {
-      throw err instanceof StoreError ? err : new StoreError(this.kind, (err as Error).message);
+      throw err instanceof StoreError ? err : new StoreError(this.kind, networkErrorMessage(err));
     }
   }
 
@@ -158,7 +203,7 @@ class RedisResolver implements TargetResolver {
         return Promise.resolve();
       case 'wait':
         return client.connect().catch((err: Error) => {
-          throw this.#lastError ?? err; // "connect ECONNREFUSED ..." says more than "Connection is closed"
+          throw this.#lastError() ?? err; // "connect ECONNREFUSED ..." says more than "Connection is closed"
         });
       case 'connecting':
       case 'connect':
@@ -174,11 +219,11 @@ class RedisResolver implements TargetResolver {
         });
       default:
         // reconnecting, close, end: Redis went away; the background retry will bring it back.
-        return Promise.reject(new Error(client.status === 'end' ? 'resolver closed' : `not connected (${this.#lastError?.message ?? 'reconnecting'})`));
+        return Promise.reject(new Error(client.status === 'end' ? 'resolver closed' : `not connected (${networkErrorMessage(this.#lastError() ?? 'reconnecting')})`));
     }
   }
 
-  #target(raw: string, token: string): ResolvedTarget | null {
+  #target(raw: string, token: string): LookupAnswer {
     const text = raw.trim();
     let record: Record<string, unknown> | null = null;
     let target: ResolvedTarget | null = null;
@@ -198,7 +243,7 @@ class RedisResolver implements TargetResolver {
     }
     if (record?.expiresAt !== undefined && record.expiresAt !== null) {
       const expiresAt = Number(record.expiresAt);
-      if (!Number.isFinite(expiresAt) || Date.now() >= expiresAt * 1000) return null;
+      if (!Number.isFinite(expiresAt) || Date.now() >= expiresAt * 1000) return refusal('expired');
     }
     if (this.#singleUse || record?.singleUse === true || record?.singleUse === 'true') target.singleUse = true;
     return target;
@@ -223,7 +268,7 @@ export async function revokeToken(redisUrl: string, prefix: string, token: strin
     if (!results || failed) throw failed?.[0] ?? new Error('transaction aborted');
     return results[0]![1] === 1;
   } catch (err) {
-    throw new StoreError('redis', (err as Error).message);
+    throw new StoreError('redis', networkErrorMessage(err));
   } finally {
     client.disconnect();
   }

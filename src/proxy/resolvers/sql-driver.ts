@@ -3,7 +3,8 @@
 // StoreError naming the store, and close. The drivers (better-sqlite3, pg,
 // mysql2) are imported on demand, so a gateway that uses one never loads the
 // others.
-import { formatHostPort } from '../../config/host-port.js';
+import net from 'node:net';
+import { formatHostPort, networkErrorMessage } from '../../config/host-port.js';
 import type { Logger } from '../../observability/logger.js';
 import { abortError, raceAbort } from './aborting.js';
 import { StoreError } from './types.js';
@@ -21,8 +22,12 @@ export interface SqlDriver {
   /** Runs a statement and returns how many rows it changed. */
   run(sql: string, values: unknown[], signal?: AbortSignal): Promise<number>;
   close(): Promise<void>;
-  /** PostgreSQL only: calls `onPayload` for each NOTIFY on `channel` until stop(); `ready` settles after the first attempt to listen. */
-  listen?(channel: string, onPayload: (payload: string) => void, log: Logger): { ready: Promise<void>; stop(): Promise<void> };
+  /**
+   * PostgreSQL only: calls `onPayload` for each NOTIFY on `channel` until stop(), on a
+   * connection of its own that connects in the background and reconnects with backoff.
+   * `listening` resolves the first time it listens; nothing needs to wait for it.
+   */
+  listen?(channel: string, onPayload: (payload: string) => void, log: Logger): { listening: Promise<void>; stop(): Promise<void> };
 }
 
 export interface SqliteSpec {
@@ -46,7 +51,7 @@ export interface ServerSpec {
   database?: string;
   /** Most connections open at once (default 10). */
   poolSize?: number;
-  /** Where failures of idle pooled connections are reported. */
+  /** Where the pool's connection state is logged, once per change (none: not logged, as for `wsgate tokens`). */
   log?: Logger;
 }
 
@@ -66,6 +71,11 @@ export async function openDriver(spec: StoreSpec): Promise<SqlDriver> {
 
 /** "postgres db.example:5432" from a spec, without user or password. */
 export function storeName(spec: ServerSpec): string {
+  return `${spec.dialect} ${storeAddress(spec)}`;
+}
+
+/** "db.example:5432" ("[::1]:5432"): where the driver will connect, for logs. */
+export function storeAddress(spec: ServerSpec): string {
   const defaultPort = spec.dialect === 'postgres' ? 5432 : 3306;
   // pg falls back to PGHOST/PGPORT for unset fields; name what it will use.
   const env = spec.dialect === 'postgres' ? process.env : {};
@@ -81,17 +91,23 @@ export function storeName(spec: ServerSpec): string {
       host = '(unparsable url)';
     }
   }
-  return `${spec.dialect} ${formatHostPort(host, port)}`;
+  return formatHostPort(host, port);
 }
 
 /** The StoreError for a driver failure: its message (or, for a failed dual-stack connect, its parts' messages). */
 export function storeError(store: string, e: unknown): StoreError {
   if (e instanceof StoreError) return e;
-  let message = e instanceof Error ? e.message : String(e);
-  if (e instanceof AggregateError && e.errors.length > 0) message = e.errors.map((x: unknown) => (x instanceof Error ? x.message : String(x))).join('; ');
+  return new StoreError(store, driverMessage(e));
+}
+
+/** What a driver's failure says, for StoreErrors and logs. */
+export function driverMessage(e: unknown): string {
+  if (e instanceof StoreError) return e.message;
+  let message = networkErrorMessage(e);
+  if (e instanceof AggregateError && e.errors.length > 0) message = e.errors.map(networkErrorMessage).join('; ');
   const code = (e as { code?: unknown } | null)?.code;
   if (!message && typeof code === 'string') message = code;
-  return new StoreError(store, message || 'unknown driver error');
+  return message || 'unknown driver error';
 }
 
 /** How a pooled driver borrows a connection and gives it back. */
@@ -125,5 +141,35 @@ export async function pooledQuery<C, R>(pool: ConnectionPool<C>, store: string, 
   } catch (e) {
     pool.discard(conn);
     throw storeError(store, e);
+  }
+}
+
+/** How long close() lets a pool end by itself before it cuts the connections left. */
+const CLOSE_GRACE_MS = 500;
+
+/**
+ * The sockets a driver opens (made through pg's and mysql2's `stream`
+ * option), so that closing cannot hang on a server that accepted and never
+ * answered: ending a pool or a client waits for connections still in their
+ * handshake until the connect timeout (10 s) gives up on them.
+ */
+export class DriverSockets {
+  readonly #open = new Set<net.Socket>();
+
+  /** Remembers `socket` until it closes; returns it. */
+  track(socket: net.Socket): net.Socket {
+    this.#open.add(socket);
+    socket.once('close', () => this.#open.delete(socket));
+    return socket;
+  }
+
+  /** Runs the driver's graceful `end` for up to CLOSE_GRACE_MS, then destroys every socket still open. Never rejects. */
+  async close(end: () => Promise<unknown>): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const ended = end().catch(() => {}); // a store failing as we leave changes nothing
+    await Promise.race([ended, new Promise((resolve) => (timer = setTimeout(resolve, CLOSE_GRACE_MS)))]);
+    clearTimeout(timer);
+    for (const socket of this.#open) socket.destroy();
+    this.#open.clear();
   }
 }

@@ -3,19 +3,35 @@
 // per connection), so the token is bound, never escaped into the text as
 // query() would do. A lookup that is aborted or fails destroys its
 // connection instead of returning it to the pool mid-query.
+import net from 'node:net';
 import * as mysql from 'mysql2/promise';
-import { pooledQuery, storeName, type ConnectionPool, type Row, type ServerSpec, type SqlDriver } from './sql-driver.js';
+import { LinkState, LOOKUP_MESSAGES } from './link-state.js';
+import { DriverSockets, driverMessage, pooledQuery, storeAddress, storeName, type ConnectionPool, type Row, type ServerSpec, type SqlDriver } from './sql-driver.js';
 
 const CONNECT_TIMEOUT_MS = 10_000;
 const IDLE_TIMEOUT_MS = 30_000;
+const KEEPALIVE_DELAY_MS = 60_000;
 
 export class MysqlDriver implements SqlDriver {
   readonly dialect = 'mysql' as const;
   readonly store: string;
   readonly #options: mysql.PoolOptions;
   #pool: mysql.Pool | null = null;
+  readonly #sockets = new DriverSockets();
+  readonly #state: LinkState | null;
   readonly #connections: ConnectionPool<mysql.PoolConnection> = {
-    acquire: () => (this.#pool ??= mysql.createPool(this.#options)).getConnection(),
+    // The connection's own outcome (not the lookup's, which may have been aborted) is the pool's state.
+    acquire: () =>
+      (this.#pool ??= mysql.createPool(this.#options)).getConnection().then(
+        (conn) => {
+          this.#state?.up();
+          return conn;
+        },
+        (e: unknown) => {
+          this.#state?.down(driverMessage(e));
+          throw e;
+        },
+      ),
     release: (conn) => conn.release(),
     discard: destroy,
   };
@@ -30,9 +46,15 @@ export class MysqlDriver implements SqlDriver {
       maxIdle: limit,
       idleTimeout: IDLE_TIMEOUT_MS,
       connectTimeout: CONNECT_TIMEOUT_MS,
-      enableKeepAlive: true,
       charset: 'utf8mb4',
+      // mysql2 uses the socket it is given as is; we keep it to be able to cut it.
+      stream: ({ config }: { config: { socketPath?: string; port: number; host: string } }) => {
+        const socket = config.socketPath ? net.connect(config.socketPath) : net.connect(config.port, config.host);
+        if (!config.socketPath) socket.setNoDelay(true).setKeepAlive(true, KEEPALIVE_DELAY_MS);
+        return this.#sockets.track(socket);
+      },
     };
+    this.#state = spec.log ? new LinkState(spec.log, { server: storeAddress(spec) }, LOOKUP_MESSAGES) : null;
   }
 
   async rows(sql: string, values: unknown[], signal?: AbortSignal): Promise<Row[]> {
@@ -46,9 +68,10 @@ export class MysqlDriver implements SqlDriver {
   }
 
   async close(): Promise<void> {
+    this.#state?.stop();
     const pool = this.#pool;
     this.#pool = null;
-    await pool?.end();
+    if (pool) await this.#sockets.close(() => pool.end());
   }
 
   async #exec(sql: string, values: unknown[], signal?: AbortSignal): Promise<unknown> {

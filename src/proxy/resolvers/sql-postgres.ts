@@ -2,11 +2,14 @@
 // Statements are named (prepared once per pooled connection); values are
 // always bound. A lookup that is aborted or fails destroys its connection
 // rather than returning it to the pool mid-query. Revocations arrive by
-// LISTEN on a dedicated connection that reconnects when it drops.
+// LISTEN on a dedicated connection that connects in the background (start-up
+// never waits for it) and reconnects with backoff when it drops.
 import { createHash } from 'node:crypto';
+import net from 'node:net';
 import pg from 'pg';
 import type { Logger } from '../../observability/logger.js';
-import { pooledQuery, storeError, storeName, type ConnectionPool, type Row, type ServerSpec, type SqlDriver } from './sql-driver.js';
+import { LinkState, LOOKUP_MESSAGES, REVOCATION_MESSAGES } from './link-state.js';
+import { DriverSockets, driverMessage, pooledQuery, storeAddress, storeName, type ConnectionPool, type Row, type ServerSpec, type SqlDriver } from './sql-driver.js';
 
 const CONNECT_TIMEOUT_MS = 10_000;
 const IDLE_TIMEOUT_MS = 30_000;
@@ -14,18 +17,31 @@ const IDLE_TIMEOUT_MS = 30_000;
 const STATEMENT_TIMEOUT_MS = 30_000;
 const RELISTEN_MIN_MS = 500;
 const RELISTEN_MAX_MS = 30_000;
-/** A gateway waits this long at most for its first LISTEN; after that it starts anyway and the listener keeps trying. */
-const FIRST_LISTEN_WAIT_MS = 3000;
 
 export class PostgresDriver implements SqlDriver {
   readonly dialect = 'postgres' as const;
   readonly store: string;
+  readonly #address: string;
   readonly #config: pg.ClientConfig;
   readonly #poolSize: number;
   #pool: pg.Pool | null = null;
-  readonly #log: Logger | undefined;
+  readonly #sockets = new DriverSockets();
+  readonly #state: LinkState | null;
   readonly #connections: ConnectionPool<pg.PoolClient> = {
-    acquire: () => this.#getPool().connect(),
+    // The connection's own outcome (not the lookup's, which may have been aborted) is the pool's state.
+    acquire: () =>
+      this.#getPool()
+        .connect()
+        .then(
+          (client) => {
+            this.#state?.up();
+            return client;
+          },
+          (e: unknown) => {
+            this.#state?.down(driverMessage(e));
+            throw e;
+          },
+        ),
     release: (client) => client.release(),
     // release(true) destroys the connection instead of pooling it.
     discard: (client) => client.release(true),
@@ -33,10 +49,13 @@ export class PostgresDriver implements SqlDriver {
 
   constructor(spec: ServerSpec) {
     this.store = storeName(spec);
+    this.#address = storeAddress(spec);
     const { url, host, port, user, password, database } = spec;
-    this.#config = url ? { connectionString: url } : { host, port, user, password, database };
+    // pg connects the socket it is given (TCP or Unix, and TLS over it); we keep it to be able to cut it.
+    const stream = () => this.#sockets.track(new net.Socket());
+    this.#config = url ? { connectionString: url, stream } : { host, port, user, password, database, stream };
     this.#poolSize = spec.poolSize ?? 10;
-    this.#log = spec.log;
+    this.#state = spec.log ? new LinkState(spec.log, { server: this.#address }, LOOKUP_MESSAGES) : null;
   }
 
   async rows(sql: string, values: unknown[], signal?: AbortSignal): Promise<Row[]> {
@@ -48,19 +67,27 @@ export class PostgresDriver implements SqlDriver {
   }
 
   async close(): Promise<void> {
+    this.#state?.stop();
     const pool = this.#pool;
     this.#pool = null;
-    await pool?.end();
+    if (pool) await this.#sockets.close(() => pool.end());
   }
 
-  /** Listens on `channel` until stop(); resolves once the first attempt has connected or failed. */
-  listen(channel: string, onPayload: (payload: string) => void, log: Logger): { ready: Promise<void>; stop(): Promise<void> } {
-    const listener = new Listener({ ...this.#config, connectionTimeoutMillis: CONNECT_TIMEOUT_MS, keepAlive: true, application_name: `wsgate-revocations pid ${process.pid}` }, channel, onPayload, log, this.store);
-    const ready = new Promise<void>((resolve) => {
-      setTimeout(resolve, FIRST_LISTEN_WAIT_MS).unref();
-      void listener.connect().finally(resolve);
-    });
-    return { ready, stop: () => listener.stop() };
+  /** Listens on `channel` until stop(), connecting in the background; `listening` resolves the first time it listens. */
+  listen(channel: string, onPayload: (payload: string) => void, log: Logger): { listening: Promise<void>; stop(): Promise<void> } {
+    const sockets = new DriverSockets();
+    const config: pg.ClientConfig = {
+      ...this.#config,
+      stream: () => sockets.track(new net.Socket()),
+      connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
+      // A server that lets us in but never answers LISTEN must not hold the listener either.
+      query_timeout: CONNECT_TIMEOUT_MS,
+      keepAlive: true,
+      application_name: `wsgate-revocations pid ${process.pid}`,
+    };
+    const listener = new Listener(config, sockets, channel, onPayload, new LinkState(log, { server: this.#address, channel }, REVOCATION_MESSAGES));
+    void listener.connect();
+    return { listening: listener.listening, stop: () => listener.stop() };
   }
 
   #exec(sql: string, values: unknown[], signal?: AbortSignal): Promise<pg.QueryResult> {
@@ -78,7 +105,8 @@ export class PostgresDriver implements SqlDriver {
         statement_timeout: STATEMENT_TIMEOUT_MS,
       });
       // An idle connection's failure must have a listener, or it would end the process.
-      this.#pool.on('error', (e) => this.#log?.warn({ store: this.store, err: e.message }, 'idle database connection failed'));
+      // The server went away (or dropped us): one line for the pool, not one per connection.
+      this.#pool.on('error', (e) => this.#state?.down(driverMessage(e)));
     }
     return this.#pool;
   }
@@ -95,13 +123,17 @@ class Listener {
   #timer: NodeJS.Timeout | null = null;
   #stopped = false;
   #delay = RELISTEN_MIN_MS;
+  #attempt = 0;
+  #settle: () => void = () => {};
+  /** Resolves the first time LISTEN succeeds. */
+  readonly listening = new Promise<void>((resolve) => (this.#settle = resolve));
 
   constructor(
     readonly config: pg.ClientConfig,
+    readonly sockets: DriverSockets,
     readonly channel: string,
     readonly onPayload: (payload: string) => void,
-    readonly log: Logger,
-    readonly store: string,
+    readonly state: LinkState,
   ) {}
 
   async connect(): Promise<void> {
@@ -118,8 +150,11 @@ class Listener {
       await client.connect();
       // The channel is a fixed identifier of ours, not user input.
       await client.query(`LISTEN ${this.channel}`);
+      if (this.#client !== client) return; // dropped meanwhile; a retry is scheduled
       this.#delay = RELISTEN_MIN_MS;
-      this.log.info({ store: this.store, channel: this.channel }, 'listening for token revocations');
+      this.#attempt = 0;
+      this.state.up();
+      this.#settle();
     } catch (e) {
       this.#drop(client, e);
     }
@@ -127,11 +162,12 @@ class Listener {
 
   async stop(): Promise<void> {
     this.#stopped = true;
+    this.state.stop();
     if (this.#timer) clearTimeout(this.#timer);
     this.#timer = null;
     const client = this.#client;
     this.#client = null;
-    await client?.end().catch(() => {});
+    if (client) await this.sockets.close(() => client.end());
   }
 
   #drop(client: pg.Client, e: unknown): void {
@@ -140,7 +176,8 @@ class Listener {
     // A failed client may never emit 'end': do not wait for it.
     void client.end().catch(() => {});
     if (this.#stopped) return;
-    this.log.warn({ store: this.store, err: e ? storeError(this.store, e).message : 'connection ended', retryMs: this.#delay }, 'revocation listener lost its connection; reconnecting');
+    this.state.down(e ? driverMessage(e) : 'connection ended');
+    this.state.retrying(this.#delay, ++this.#attempt);
     this.#timer = setTimeout(() => void this.connect(), this.#delay);
     this.#timer.unref();
     this.#delay = Math.min(this.#delay * 2, RELISTEN_MAX_MS);

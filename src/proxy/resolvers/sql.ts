@@ -11,7 +11,7 @@ import { firstTarget, type RecordKeys } from './record.js';
 import { openDriver, type ServerSpec, type SqlDriver } from './sql-driver.js';
 import { translatePlaceholders, type Dialect, type TranslatedQuery } from './sql-placeholders.js';
 import { urlOrParts } from './url-or-parts.js';
-import type { ResolvedTarget, ResolverEnv, ResolverFactory, TargetResolver } from './types.js';
+import { refusal, type LookupAnswer, type ResolverEnv, type ResolverFactory, type TargetResolver } from './types.js';
 
 export const DEFAULT_SQLITE_FILE = 'wsgate-tokens.db';
 
@@ -101,15 +101,15 @@ class SqlResolver implements TargetResolver {
     this.#log = log;
     if (driver.listen) {
       const listen = driver.listen.bind(driver);
-      this.watchRevocations = async (onRevoke) => {
+      this.watchRevocations = (onRevoke) => {
         const listener = listen(REVOKE_CHANNEL, onRevoke, this.#log);
         this.#listeners.push(listener);
-        await listener.ready;
+        return listener.listening;
       };
     }
   }
 
-  async resolve(token: string, signal: AbortSignal): Promise<ResolvedTarget | null> {
+  async resolve(token: string, signal: AbortSignal): Promise<LookupAnswer> {
     // No store holds a NUL, and PostgreSQL would fail on it rather than say "no such token".
     if (token === '' || token.includes('\0')) return null;
     if (this.#query) {
@@ -117,7 +117,9 @@ class SqlResolver implements TargetResolver {
       return firstTarget(rows, this.#keys);
     }
     const record = await this.#tokens!.get(token, signal);
-    if (!record || tokenState(record) !== 'active') return null;
+    if (!record) return null;
+    const state = tokenState(record);
+    if (state !== 'active') return refusal(state);
     // Settings (optional keys) keep their own host and port fields; the table's pair is the target only.
     const params = this.#keys.optional ? { ...record.params } : { ...record.params, host: record.host, port: String(record.port) };
     return { host: record.host, port: record.port, params, ...(record.singleUse ? { singleUse: true } : {}) };
@@ -132,7 +134,6 @@ class SqlResolver implements TargetResolver {
   async close(): Promise<void> {
     const listeners = this.#listeners;
     this.#listeners = [];
-    await Promise.all(listeners.map((l) => l.stop()));
-    await this.#driver.close();
+    await Promise.all([...listeners.map((l) => l.stop()), this.#driver.close()]);
   }
 }

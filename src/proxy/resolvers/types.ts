@@ -19,21 +19,48 @@ export interface ResolvedTarget {
   singleUse?: boolean;
 }
 
+/** Why a store refuses a token it knows. The client gets 403 whatever it is; the log says which. */
+export type RefusalReason = 'expired' | 'used' | 'revoked';
+
+/** A refusal names no target: its target fields are typed absent, so `answer?.host` reads undefined as for null. */
+export interface Refusal {
+  refused: RefusalReason;
+  host?: never;
+  port?: never;
+  params?: never;
+  singleUse?: never;
+}
+
+export const refusal = (refused: RefusalReason): Refusal => ({ refused });
+
+/** What a lookup comes to: a target, a refusal, or null for a token the store does not know. */
+export type LookupAnswer = ResolvedTarget | Refusal | null;
+
+export const isRefusal = (answer: LookupAnswer): answer is Refusal => answer !== null && 'refused' in answer;
+
 export interface TargetResolver {
   /** For logs and errors: "sqlite", "postgres", "mysql", "redis", "file", "jwt", "http", "static". */
   readonly kind: string;
   /**
-   * Looks a token up. Resolves null for an unknown, expired or revoked
-   * token (the client gets 403); rejects when the store cannot answer (503).
+   * Looks a token up. Resolves a Refusal for a token the store knows but
+   * refuses (expired, used, revoked), null for one it does not know (the
+   * client gets 403 for both); rejects when the store cannot answer (503).
    * `signal` aborts when the lookup timeout passes or the client leaves.
    */
-  resolve(token: string, signal: AbortSignal): Promise<ResolvedTarget | null>;
+  resolve(token: string, signal: AbortSignal): Promise<LookupAnswer>;
   /**
    * Marks a single-use token as used, atomically in the store (so a second
    * gateway sharing the store sees it). Resolves false if it was used already.
    */
   consume?(token: string, signal: AbortSignal): Promise<boolean>;
-  /** Calls `onRevoke(token)` whenever any gateway revokes a token in this store. */
+  /**
+   * Calls `onRevoke(token)` whenever any gateway revokes a token in this
+   * store, from now until close(). The watch connects in the background and
+   * reconnects with backoff, logging each change of its state; the promise
+   * resolves the first time it listens and never rejects. Start-up does not
+   * wait for it (a store that is down or hung must not keep the gateway from
+   * listening); tests may.
+   */
   watchRevocations?(onRevoke: (token: string) => void): Promise<void>;
   /** Releases pools, clients and watchers. */
   close(): Promise<void>;
@@ -68,8 +95,9 @@ export interface ResolverEnv {
 }
 
 /**
- * Builds a resolver from its route config, once at startup. It must not
- * fail because a store is down (the gateway starts anyway and answers 503
- * until the store is back): connect lazily, fail on bad configuration only.
+ * Builds a resolver from its route config, once at startup. It must neither
+ * fail nor wait because a store is down or hung (the gateway starts anyway
+ * and answers 503 until the store is back): connect lazily or in the
+ * background, fail on bad configuration only.
  */
 export type ResolverFactory = (env: ResolverEnv) => TargetResolver | Promise<TargetResolver>;
