@@ -59,6 +59,19 @@ test('tcp-proxy: a sealed token names the target; expired, tampered, other-key a
   for (const token of refused) assert.equal(await handshakeStatus(url(token)), 403);
 });
 
+test('an expired sealed token is refused as expired in the log, the client still sees a bare 403', { timeout: 20_000 }, async (t) => {
+  const file = keyFile(t);
+  const logFile = join(tempDir(t, 'sealed-exp'), 'log');
+  const config = buildConfig({ listen: '127.0.0.1:0', routes: [{ path: '/vnc', handler: 'tcp-proxy', resolver: { type: 'sealed', keyFile: file } }] }, () => undefined, REPO_ROOT);
+  const gateway = new Gateway(config, createLogger('info', logFile));
+  const [address] = await gateway.start();
+  t.after(() => gateway.stop(0));
+  const expired = seal({ exp: Math.floor(Date.now() / 1000) - 5, host: '127.0.0.1', port: 9 });
+  assert.equal(await handshakeStatus(`ws://127.0.0.1:${address!.port}/vnc?token=${expired}`), 403);
+  const line = await until(() => readFileSync(logFile, 'utf8').split('\n').find((l) => l.includes('handshake refused')), { timeoutMs: 5000, what: 'the refusal line' });
+  assert.match(line, /token expired/);
+});
+
 test('handler: guacamole: a sealed token carries protocol and settings; the password never reaches the log', { timeout: 20_000 }, async (t) => {
   const standin = await startGuacdStandin();
   t.after(() => standin.close());

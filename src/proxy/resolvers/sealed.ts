@@ -14,7 +14,7 @@ import { createDecipheriv } from 'node:crypto';
 import { fingerprint, type Logger } from '../../observability/logger.js';
 import { targetFromRecord, type RecordKeys } from './record.js';
 import { KEY_SOURCE_SCHEMA, readKeyText, type KeySource } from './key-material.js';
-import type { ResolvedTarget, ResolverEnv, ResolverFactory, TargetResolver } from './types.js';
+import { refusal, type LookupAnswer, type ResolverEnv, type ResolverFactory, type TargetResolver } from './types.js';
 
 export const SEALED_VERSION = 1;
 export const SEALED_AAD = Buffer.from('wsgate-sealed-1', 'ascii');
@@ -43,8 +43,10 @@ class SealedResolver implements TargetResolver {
     this.#keys = keys;
   }
 
-  async resolve(token: string): Promise<ResolvedTarget | null> {
+  async resolve(token: string): Promise<LookupAnswer> {
     const opened = this.#open(token);
+    // An expired token is one the gateway knows: the refusal line then says "token expired".
+    if (opened === 'expired') return refusal('expired');
     if (typeof opened === 'string') {
       this.#log.info({ token: fingerprint(token), why: opened }, 'sealed token refused');
       return null;
