@@ -1,0 +1,205 @@
+// Descriptor exhaustion: the gateway runs under a low open-files limit
+// (prlimit), one session relays steadily (echoed by the backend, checked
+// byte for byte), and silent TCP connections (connect, send nothing, never
+// answer a FIN: allowHalfOpen, as a hostile or broken client would) are
+// opened until the gateway has no descriptor left. While they are held the
+// soak watches the session and asks /healthz every 2 s; then it closes them
+// and asks again.
+import net from 'node:net';
+import WebSocket from 'ws';
+import { SoakGateway } from './gateway.js';
+import { between, prng, PrefixCheck, slice } from './streams.js';
+
+export interface ExhaustionOptions {
+  /** The gateway's open-files limit (soft and hard). */
+  nofile: number;
+  /** Silent connections to open (more than the limit: the surplus shows what the gateway does when full). */
+  silent: number;
+  /** How long to hold them. */
+  holdS: number;
+  /** Stop holding early once /healthz has answered while full. */
+  stopWhenHealthy: boolean;
+  progress?: (msg: string) => void;
+}
+
+export interface ExhaustionReport {
+  nofile: number;
+  holdS: number;
+  silentOpened: number;
+  /** Silent connections still open (no FIN or close from the gateway) when the hold ended. */
+  silentHeld: number;
+  silentClosedByGateway: number;
+  fdsIdle: number;
+  fdsFilled: number;
+  fdsAfter: number;
+  relay: { bytes: number; problem: string | undefined; longestGapMs: number };
+  /** Seconds after the fill when /healthz first answered 200 while full, or undefined. */
+  healthyAfterS: number | undefined;
+  healthWhileFull: string;
+  healthAfter: string;
+  timeline: string[];
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** A backend that echoes every byte. */
+async function echoServer(): Promise<{ port: number; close(): Promise<void> }> {
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((s) => {
+    sockets.add(s);
+    s.on('error', () => {}).on('close', () => sockets.delete(s));
+    s.pipe(s);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  return {
+    port: (server.address() as net.AddressInfo).port,
+    close: () => {
+      for (const s of sockets) s.destroy();
+      return new Promise((r) => server.close(() => r()));
+    },
+  };
+}
+
+/** One session that sends a chunk, waits for its echo, checks it, and goes on (every 5 ms) until stopped. */
+function steadyRelay(url: string): { opened: Promise<void>; stop(): void; bytes(): number; problem(): string | undefined; longestGapMs(): number } {
+  const rand = prng(7);
+  const check = new PrefixCheck(0, 'up', Number.MAX_SAFE_INTEGER);
+  const ws = new WebSocket(url, ['binary'], { perMessageDeflate: false });
+  let problem: string | undefined;
+  let stopped = false;
+  let sent = 0;
+  let lastEcho = Date.now();
+  let longestGap = 0;
+  const send = (): void => {
+    if (stopped || ws.readyState !== WebSocket.OPEN) return;
+    const n = between(rand, 1, 16 * 1024);
+    ws.send(slice(0, 'up', sent, n));
+    sent += n;
+  };
+  ws.on('message', (d: Buffer) => {
+    check.add(d);
+    if (!check.correct) problem ??= `echoed byte ${check.firstBad} wrong`;
+    const now = Date.now();
+    longestGap = Math.max(longestGap, now - lastEcho);
+    lastEcho = now;
+    if (check.bytes === sent) setTimeout(send, 5);
+  });
+  ws.on('error', (e) => (problem ??= `session error: ${e.message}`));
+  ws.on('close', (code) => {
+    if (!stopped) problem ??= `session closed (${code}) while relaying`;
+  });
+  const opened = new Promise<void>((resolve, reject) => {
+    ws.once('open', () => {
+      send();
+      resolve();
+    });
+    ws.once('close', (code) => reject(new Error(`relay session closed before open (${code})`)));
+  });
+  opened.catch(() => {});
+  return {
+    opened,
+    stop: () => {
+      stopped = true;
+      // The last echo may be in flight: a gap counts only while relaying.
+      longestGap = Math.max(longestGap, check.bytes === sent ? 0 : Date.now() - lastEcho);
+      ws.terminate();
+    },
+    bytes: () => check.bytes,
+    problem: () => problem,
+    longestGapMs: () => longestGap,
+  };
+}
+
+export async function runExhaustion(o: ExhaustionOptions): Promise<ExhaustionReport> {
+  const say = o.progress ?? (() => {});
+  const echo = await echoServer();
+  const silent: net.Socket[] = [];
+  let gw: SoakGateway | undefined;
+  try {
+    gw = await SoakGateway.start({
+      nofile: o.nofile,
+      config: { listen: '127.0.0.1:0', logLevel: 'warn', routes: [{ path: '*', handler: 'tcp-proxy', target: `127.0.0.1:${echo.port}` }] },
+    });
+    const g = gw;
+    const health = async (): Promise<string> => {
+      try {
+        const h = await g.health(1500);
+        return h.status === 200 ? 'ok' : `HTTP ${h.status}`;
+      } catch (e) {
+        return (e as Error).message;
+      }
+    };
+    const relay = steadyRelay(`${g.url}/relay`);
+    await relay.opened;
+    const fdsIdle = g.fds();
+    say(`exhaustion: gateway pid ${g.pid} under nofile ${o.nofile}, ${fdsIdle} fds with one session; opening ${o.silent} silent connections`);
+
+    let closedByGateway = 0;
+    for (let i = 0; i < o.silent; i += 50) {
+      await Promise.all(
+        Array.from({ length: Math.min(50, o.silent - i) }, () => {
+          const s = net.connect({ port: g.port, host: '127.0.0.1', allowHalfOpen: true });
+          silent.push(s);
+          let counted = false;
+          const gone = (): void => {
+            if (!counted) closedByGateway++;
+            counted = true;
+          };
+          s.on('error', () => {}).on('end', gone).on('close', gone);
+          return new Promise<void>((r) => s.once('connect', () => r()).once('close', () => r()));
+        }),
+      );
+    }
+    await sleep(500);
+    const fdsFilled = g.fds();
+    const timeline: string[] = [];
+    const t0 = Date.now();
+    let healthyAfterS: number | undefined;
+    say(`exhaustion: ${silent.length - closedByGateway} silent connections held, gateway at ${fdsFilled} fds; watching for ${o.holdS} s`);
+    while (Date.now() - t0 < o.holdS * 1000) {
+      const answer = await health();
+      const at = (Date.now() - t0) / 1000;
+      timeline.push(`t=${at.toFixed(0).padStart(3)} s  /healthz: ${answer.padEnd(28)} gateway fds ${g.fds()}, silent still open ${silent.length - closedByGateway}, echoed ${relay.bytes()} B`);
+      if (answer === 'ok' && healthyAfterS === undefined) healthyAfterS = at;
+      if (healthyAfterS !== undefined && o.stopWhenHealthy) break;
+      await sleep(2000);
+    }
+    const holdS = Math.round((Date.now() - t0) / 1000);
+    const silentHeld = silent.length - closedByGateway;
+    const relayProblem = relay.problem() ?? (relay.longestGapMs() > 3000 ? `no echo for ${relay.longestGapMs()} ms` : undefined);
+    const relayBytes = relay.bytes();
+    const longestGapMs = relay.longestGapMs();
+    relay.stop();
+
+    for (const s of silent.splice(0)) s.destroy();
+    let healthAfter = 'no answer within 10 s';
+    for (const deadline = Date.now() + 10_000; Date.now() < deadline; await sleep(250)) {
+      const answer = await health();
+      if (answer === 'ok') {
+        healthAfter = 'ok';
+        break;
+      }
+      healthAfter = `${answer} (still failing after 10 s)`;
+    }
+    await sleep(500);
+    return {
+      nofile: o.nofile,
+      holdS,
+      silentOpened: o.silent,
+      silentHeld,
+      silentClosedByGateway: closedByGateway,
+      fdsIdle,
+      fdsFilled,
+      fdsAfter: g.fds(),
+      relay: { bytes: relayBytes, problem: relayProblem, longestGapMs },
+      healthyAfterS,
+      healthWhileFull: healthyAfterS === undefined ? `no answer in ${holdS} s` : `answered 200 after ${healthyAfterS.toFixed(0)} s`,
+      healthAfter,
+      timeline,
+    };
+  } finally {
+    for (const s of silent) s.destroy();
+    await gw?.stop();
+    await echo.close();
+  }
+}

@@ -1,0 +1,49 @@
+// `npm run soak`: the fault soak against the real CLI, single process and
+// --workers 2, then the descriptor-exhaustion run. Bounded in time (a few
+// minutes on two cores); loopback only. Exits 1 if any session broke.
+// Usage: node dist/bench/soak/run.js [--sessions=5000] [--concurrency=1000] [--seed=N]
+//        [--max-bytes=2097152] [--close-timeout=5] [--connect-timeout=3] [--only=single,workers,exhaust] [--hold=100]
+import { renderExhaustion, renderSoak } from './report.js';
+import { runExhaustion } from './exhaust.js';
+import { runSoak, type SoakOptions } from './soak.js';
+
+const arg = (name: string): string | undefined => process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
+const num = (name: string, dflt: number): number => {
+  const v = Number(arg(name) ?? dflt);
+  if (!Number.isFinite(v) || v < 0) throw new Error(`--${name}: not a number`);
+  return v;
+};
+const only = arg('only')?.split(',') ?? ['single', 'workers', 'exhaust'];
+const progress = (msg: string): void => void process.stderr.write(`[soak] ${msg}\n`);
+
+const base: Omit<SoakOptions, 'label'> = {
+  sessions: num('sessions', 5000),
+  concurrency: num('concurrency', 1000),
+  seed: num('seed', 20_240_614),
+  maxBytes: num('max-bytes', 2 * 1024 * 1024),
+  faultShare: 0.4,
+  // The defaults a deployment runs with, except the connect timeout: 30 s would make
+  // every hanging-backend session hold a slot for half a minute.
+  closeTimeoutS: num('close-timeout', 5),
+  connectTimeoutS: num('connect-timeout', 3),
+  sessionTimeoutMs: 120_000,
+  progress,
+};
+
+let broken = 0;
+console.log(`wsgate fault soak, ${new Date().toISOString().slice(0, 10)}`);
+if (only.includes('single')) {
+  const r = await runSoak({ ...base, label: 'single process' });
+  broken += r.broken.length;
+  console.log(renderSoak(r));
+}
+if (only.includes('workers')) {
+  const r = await runSoak({ ...base, label: '--workers 2', workers: 2 });
+  broken += r.broken.length;
+  console.log(renderSoak(r));
+}
+if (only.includes('exhaust')) {
+  const r = await runExhaustion({ nofile: 1024, silent: 1200, holdS: num('hold', 100), stopWhenHealthy: false, progress });
+  console.log(renderExhaustion(r));
+}
+process.exitCode = broken > 0 ? 1 : 0;
