@@ -26,9 +26,10 @@ export interface ExhaustionReport {
   nofile: number;
   holdS: number;
   silentOpened: number;
-  /** Silent connections still open (no FIN or close from the gateway) when the hold ended. */
-  silentHeld: number;
-  silentClosedByGateway: number;
+  /** Silent connections the gateway closed as soon as they came (no descriptor left to keep them). */
+  silentShedAtOnce: number;
+  /** The others, accepted; at the end of the hold, how many the gateway had half-closed (a FIN, which we never answer) or closed. */
+  silentHeld: { accepted: number; halfClosed: number; closed: number };
   fdsIdle: number;
   fdsFilled: number;
   fdsAfter: number;
@@ -110,15 +111,49 @@ function steadyRelay(url: string): { opened: Promise<void>; stop(): void; bytes(
   };
 }
 
+/**
+ * Connections that send nothing and never close their side: they read (so a
+ * FIN from the gateway is seen) but never answer it (allowHalfOpen).
+ */
+class SilentConnections {
+  readonly #sockets: net.Socket[] = [];
+  /** Got a FIN from the gateway. */
+  finned = 0;
+  /** Closed (before destroy()): the gateway reset them. */
+  closed = 0;
+  #destroying = false;
+
+  /** Opens `n` at once; resolves when each has connected or closed. */
+  open(port: number, n: number): Promise<unknown> {
+    return Promise.all(
+      Array.from({ length: n }, () => {
+        const s = net.connect({ port, host: '127.0.0.1', allowHalfOpen: true });
+        this.#sockets.push(s);
+        s.on('error', () => {}).resume();
+        s.on('end', () => this.finned++);
+        s.on('close', () => {
+          if (!this.#destroying) this.closed++;
+        });
+        return new Promise<void>((r) => s.once('connect', () => r()).once('close', () => r()));
+      }),
+    );
+  }
+
+  destroy(): void {
+    this.#destroying = true;
+    for (const s of this.#sockets.splice(0)) s.destroy();
+  }
+}
+
 export async function runExhaustion(o: ExhaustionOptions): Promise<ExhaustionReport> {
   const say = o.progress ?? (() => {});
   const echo = await echoServer();
-  const silent: net.Socket[] = [];
+  let silent: SilentConnections | undefined;
   let gw: SoakGateway | undefined;
   try {
     gw = await SoakGateway.start({
       nofile: o.nofile,
-      config: { listen: '127.0.0.1:0', logLevel: 'warn', routes: [{ path: '*', handler: 'tcp-proxy', target: `127.0.0.1:${echo.port}` }] },
+      config: { listen: '127.0.0.1:0', logLevel: 'info', routes: [{ path: '*', handler: 'tcp-proxy', target: `127.0.0.1:${echo.port}` }] },
     });
     const g = gw;
     const health = async (): Promise<string> => {
@@ -134,44 +169,34 @@ export async function runExhaustion(o: ExhaustionOptions): Promise<ExhaustionRep
     const fdsIdle = g.fds();
     say(`exhaustion: gateway pid ${g.pid} under nofile ${o.nofile}, ${fdsIdle} fds with one session; opening ${o.silent} silent connections`);
 
-    let closedByGateway = 0;
-    for (let i = 0; i < o.silent; i += 50) {
-      await Promise.all(
-        Array.from({ length: Math.min(50, o.silent - i) }, () => {
-          const s = net.connect({ port: g.port, host: '127.0.0.1', allowHalfOpen: true });
-          silent.push(s);
-          let counted = false;
-          const gone = (): void => {
-            if (!counted) closedByGateway++;
-            counted = true;
-          };
-          s.on('error', () => {}).on('end', gone).on('close', gone);
-          return new Promise<void>((r) => s.once('connect', () => r()).once('close', () => r()));
-        }),
-      );
-    }
+    silent = new SilentConnections();
+    for (let i = 0; i < o.silent; i += 50) await silent.open(g.port, Math.min(50, o.silent - i));
     await sleep(500);
     const fdsFilled = g.fds();
+    // Past the limit libuv accepts and closes at once (its EMFILE reserve descriptor): a FIN right away.
+    const shedAtOnce = silent.finned;
     const timeline: string[] = [];
     const t0 = Date.now();
     let healthyAfterS: number | undefined;
-    say(`exhaustion: ${silent.length - closedByGateway} silent connections held, gateway at ${fdsFilled} fds; watching for ${o.holdS} s`);
+    say(`exhaustion: ${o.silent - shedAtOnce} silent connections held (${shedAtOnce} closed at once), gateway at ${fdsFilled} fds; watching for ${o.holdS} s`);
     while (Date.now() - t0 < o.holdS * 1000) {
       const answer = await health();
       const at = (Date.now() - t0) / 1000;
-      timeline.push(`t=${at.toFixed(0).padStart(3)} s  /healthz: ${answer.padEnd(28)} gateway fds ${g.fds()}, silent still open ${silent.length - closedByGateway}, echoed ${relay.bytes()} B`);
+      timeline.push(
+        `t=${at.toFixed(0).padStart(3)} s  /healthz: ${answer.padEnd(22)} gateway fds ${g.fds()}; of the ${o.silent - shedAtOnce} held: ${silent.finned - shedAtOnce} half-closed by the gateway, ${silent.closed} closed; echoed ${relay.bytes()} B`,
+      );
       if (answer === 'ok' && healthyAfterS === undefined) healthyAfterS = at;
       if (healthyAfterS !== undefined && o.stopWhenHealthy) break;
       await sleep(2000);
     }
     const holdS = Math.round((Date.now() - t0) / 1000);
-    const silentHeld = silent.length - closedByGateway;
+    const held = { accepted: o.silent - shedAtOnce, halfClosed: silent.finned - shedAtOnce, closed: silent.closed };
     const relayProblem = relay.problem() ?? (relay.longestGapMs() > 3000 ? `no echo for ${relay.longestGapMs()} ms` : undefined);
     const relayBytes = relay.bytes();
     const longestGapMs = relay.longestGapMs();
     relay.stop();
 
-    for (const s of silent.splice(0)) s.destroy();
+    silent.destroy();
     let healthAfter = 'no answer within 10 s';
     for (const deadline = Date.now() + 10_000; Date.now() < deadline; await sleep(250)) {
       const answer = await health();
@@ -186,8 +211,8 @@ export async function runExhaustion(o: ExhaustionOptions): Promise<ExhaustionRep
       nofile: o.nofile,
       holdS,
       silentOpened: o.silent,
-      silentHeld,
-      silentClosedByGateway: closedByGateway,
+      silentShedAtOnce: shedAtOnce,
+      silentHeld: held,
       fdsIdle,
       fdsFilled,
       fdsAfter: g.fds(),
@@ -198,7 +223,7 @@ export async function runExhaustion(o: ExhaustionOptions): Promise<ExhaustionRep
       timeline,
     };
   } finally {
-    for (const s of silent) s.destroy();
+    silent?.destroy();
     await gw?.stop();
     await echo.close();
   }

@@ -91,8 +91,9 @@ export class SoakGateway {
     const deadline = Date.now() + 20_000;
     while (!gw.port) {
       if (gw.#exited || Date.now() > deadline) {
+        const why = gw.#exited ? 'exited' : 'no "listening" line (at log level info) in 20 s';
         await gw.stop();
-        throw new Error(`wsgate did not start (${gw.#exited ? 'exited' : 'no "listening" line in 20 s'}): ${stderr.trim()}`);
+        throw new Error(`wsgate did not start (${why}): ${stderr.trim()}`);
       }
       await sleep(20);
     }
