@@ -18,6 +18,12 @@ export interface BackendRecord {
   /** The backend reset the connection itself (backend-reset). */
   resetByUs: boolean;
   error: string | undefined;
+  /** Date.now() of the last data from the gateway and of the close, for reports. */
+  lastDataAt: number;
+  closedAt: number;
+  /** When the backend accepted the connection, and when the id header arrived. */
+  acceptedAt: number;
+  identifiedAt: number;
 }
 
 export class SoakBackend {
@@ -52,6 +58,7 @@ export class SoakBackend {
   }
 
   #onConnection(s: net.Socket): void {
+    const acceptedAt = Date.now();
     this.#sockets.add(s);
     let head = Buffer.alloc(0);
     let rec: BackendRecord | undefined;
@@ -60,11 +67,16 @@ export class SoakBackend {
     });
     s.on('close', () => {
       this.#sockets.delete(s);
-      if (rec) rec.closed = true;
-      else this.anonymous++;
+      if (rec) {
+        rec.closed = true;
+        rec.closedAt = Date.now();
+      } else this.anonymous++;
     });
     s.on('data', (d: Buffer) => {
-      if (rec) return rec.up.add(d);
+      if (rec) {
+        rec.lastDataAt = Date.now();
+        return rec.up.add(d);
+      }
       head = Buffer.concat([head, d]);
       if (head.length < HEADER_BYTES) return;
       const id = head.readUInt32BE(0);
@@ -73,7 +85,7 @@ export class SoakBackend {
         this.problems.push(`backend: bad or repeated session header ${head.subarray(0, HEADER_BYTES).toString('hex')}`);
         return s.destroy();
       }
-      rec = { up: new PrefixCheck(id, 'up', plan.up), downSent: 0, eof: false, closed: false, resetByUs: false, error: undefined };
+      rec = { up: new PrefixCheck(id, 'up', plan.up), downSent: 0, eof: false, closed: false, resetByUs: false, error: undefined, lastDataAt: Date.now(), closedAt: 0, acceptedAt, identifiedAt: Date.now() };
       this.records.set(id, rec);
       if (head.length > HEADER_BYTES) rec.up.add(head.subarray(HEADER_BYTES));
       this.#play(s, plan, rec);

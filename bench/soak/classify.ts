@@ -38,7 +38,10 @@ const REFUSAL_STATUS = { 'backend-refused': 502, 'backend-hang': 504 } as const;
 
 export function classify(plan: SessionPlan, client: ClientResult, backend: BackendRecord | undefined, lines: SessionLines | undefined): Verdict {
   const broken = (why: string): Verdict => ({ kind: 'broken', why });
-  if (!client.down.correct) return broken(`backend>client byte ${client.down.firstBad} wrong (of ${plan.down})`);
+  if (!client.down.correct) {
+    const how = client.opened ? `${client.down.bytes} bytes received, close ${client.closeCode}` : 'never opened';
+    return broken(`backend>client byte ${client.down.firstBad} wrong (of ${plan.down}; ${how})`);
+  }
   if (backend && !backend.up.correct) return broken(`client>backend byte ${backend.up.firstBad} wrong (of ${plan.up})`);
   if (client.timedOut) return broken(`did not end within the session timeout (got ${client.down.bytes}/${plan.down} down, backend ${backend?.up.bytes ?? 0}/${plan.up} up)`);
 
@@ -66,7 +69,13 @@ export function classify(plan: SessionPlan, client: ClientResult, backend: Backe
   if (!backend && plan.fault !== 'client-reset') return broken('the backend never got the session');
   if (backend && !backend.closed) return broken('the backend connection was left open');
   if (expect.down && !client.down.complete) return broken(`backend>client: ${client.down.bytes} of ${plan.down} bytes arrived`);
-  if (expect.up && !(backend?.up.complete && backend.eof)) return broken(`client>backend: ${backend?.up.bytes ?? 0} of ${plan.up} bytes arrived${backend?.eof ? '' : ', no FIN'}`);
+  if (expect.up && !(backend?.up.complete && backend.eof)) {
+    const when = backend && client.closingAt
+      ? `; the backend accepted the connection ${backend.acceptedAt - client.openedAt} ms after the client's open and had its first bytes ${backend.identifiedAt - client.openedAt} ms after it; the client closed ${backend.closedAt - client.closingAt} ms before the backend connection did, its last data came ${backend.closedAt - backend.lastDataAt} ms before that`
+      : '';
+    const end = backend?.eof ? '' : `, no FIN${backend?.error ? ` (${backend.error})` : ''}${when}`;
+    return broken(`client>backend: ${backend?.up.bytes ?? 0} of ${plan.up} bytes arrived${end}`);
+  }
 
   const closed = lines?.closed ?? [];
   if (closed.length !== 1) return broken(`${closed.length} "session closed" lines, expected 1`);

@@ -19,6 +19,9 @@ export interface ClientResult {
   /** The session did not end within the session timeout (the client then terminated it). */
   timedOut: boolean;
   error: string | undefined;
+  /** Date.now() when the client called close() or reset (0 if it did neither), for reports. */
+  closingAt: number;
+  openedAt: number;
 }
 
 export interface ClientOptions {
@@ -42,7 +45,7 @@ export function pathFor(plan: SessionPlan): string {
 
 export function runSession(baseUrl: string, plan: SessionPlan, o: ClientOptions): Promise<ClientResult> {
   const rand = prng(plan.seed ^ 0xc11e);
-  const r: ClientResult = { opened: false, httpStatus: undefined, closeCode: undefined, down: new PrefixCheck(plan.id, 'down', plan.down), upSent: 0, timedOut: false, error: undefined };
+  const r: ClientResult = { opened: false, httpStatus: undefined, closeCode: undefined, down: new PrefixCheck(plan.id, 'down', plan.down), upSent: 0, timedOut: false, error: undefined, closingAt: 0, openedAt: 0 };
   const ws = new WebSocket(`${baseUrl}${pathFor(plan)}`, ['binary'], {
     perMessageDeflate: false,
     localAddress: clientAddress(plan.id),
@@ -81,12 +84,21 @@ export function runSession(baseUrl: string, plan: SessionPlan, o: ClientOptions)
     const sentAll = (): boolean => queued === upLimit && inFlight === 0 && !failed;
     const maybeClose = (): void => {
       if (ws.readyState !== WebSocket.OPEN) return;
-      if (plan.fault === 'none' && sentAll() && r.down.complete) ws.close(1000);
+      if (plan.fault === 'none' && sentAll() && r.down.complete) {
+        r.closingAt = Date.now();
+        ws.close(1000);
+      }
     };
     const afterSending = (): void => {
-      if (plan.fault === 'client-close-after-sending') ws.close(1000);
-      else if (plan.fault === 'client-reset') setTimeout(() => socket?.resetAndDestroy(), between(rand, 0, 5));
-      else maybeClose();
+      if (plan.fault === 'client-close-after-sending') {
+        r.closingAt = Date.now();
+        ws.close(1000);
+      } else if (plan.fault === 'client-reset') {
+        setTimeout(() => {
+          r.closingAt = Date.now();
+          socket?.resetAndDestroy();
+        }, between(rand, 0, 5));
+      } else maybeClose();
     };
     const pump = (): void => {
       while (queued < upLimit && inFlight < MAX_IN_FLIGHT && ws.readyState === WebSocket.OPEN) {
@@ -107,6 +119,7 @@ export function runSession(baseUrl: string, plan: SessionPlan, o: ClientOptions)
 
     ws.on('open', () => {
       r.opened = true;
+      r.openedAt = Date.now();
       if (plan.fault === 'client-stall') {
         // Long enough for the backend's whole stream to reach the gateway and a close timeout to run out after it.
         ws.pause();

@@ -53,6 +53,8 @@ export interface PlanOptions {
   faultShare: number;
   /** What loopback buffers hold for a reader that does not read (loopbackBufferBytes()). */
   socketBuffers: number;
+  /** Only these faults (to replay one kind); all of them by default. */
+  faults?: readonly Fault[];
 }
 
 /** Random stream sizes: some empty, most small (terminal-like), some bulk (screen updates). */
@@ -66,7 +68,7 @@ function size(rand: () => number, max: number): number {
 export function makePlans(o: PlanOptions): SessionPlan[] {
   if (o.maxBytes > MAX_STREAM) throw new RangeError(`maxBytes may be at most ${MAX_STREAM}`);
   const rand = prng(o.seed);
-  const faulted = FAULTS.filter((f) => f !== 'none');
+  const faulted = (o.faults ?? FAULTS).filter((f) => f !== 'none');
   return Array.from({ length: o.sessions }, (_, id) => {
     const fault: Fault = rand() < o.faultShare ? faulted[Math.floor(rand() * faulted.length)]! : 'none';
     const up = size(rand, o.maxBytes);

@@ -13,6 +13,7 @@ export function renderSoak(r: SoakReport): string {
   out.push(`  broken sessions (must be 0):            ${r.broken.length}`);
   out.push(`  gateway RSS (${r.processes} process${r.processes > 1 ? 'es' : ''}):  start ${mib(r.rssKiB.start)}, peak ${mib(r.rssKiB.peak)}, final ${mib(r.rssKiB.final)}`);
   out.push(`  gateway fds:                            start ${r.fds.start}, peak ${r.fds.peak}, final ${r.fds.final}`);
+  out.push(`  soak harness event-loop delay:          p99 ${r.harnessLoopDelayMs.p99.toFixed(0)} ms, max ${r.harnessLoopDelayMs.max.toFixed(0)} ms`);
   out.push(`  /healthz afterwards:                    ${typeof r.health === 'string' ? `no answer (${r.health})` : `${r.health.status} ${JSON.stringify(r.health.body)}`}`);
   out.push('  by fault:                sessions  intact  ended  broken');
   for (const f of FAULTS) {

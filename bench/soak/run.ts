@@ -2,10 +2,13 @@
 // --workers 2, then the descriptor-exhaustion run. Bounded in time (a few
 // minutes on two cores); loopback only. Exits 1 if any session broke.
 // Usage: node dist/bench/soak/run.js [--sessions=5000] [--concurrency=1000] [--seed=N]
-//        [--max-bytes=2097152] [--close-timeout=5] [--connect-timeout=3] [--only=single,workers,exhaust] [--hold=100]
+//        [--max-bytes=2097152] [--close-timeout=5] [--connect-timeout=3] [--fault-share=0.4] [--faults=client-reset,...]
+//        [--only=single,workers,exhaust] [--hold=100]
+// (--faults and --fault-share replay one kind of fault; --seed replays a run)
 import { renderExhaustion, renderSoak } from './report.js';
 import { runExhaustion } from './exhaust.js';
 import { runSoak, type SoakOptions } from './soak.js';
+import { FAULTS, type Fault } from './plan.js';
 
 const arg = (name: string): string | undefined => process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
 const num = (name: string, dflt: number): number => {
@@ -13,6 +16,8 @@ const num = (name: string, dflt: number): number => {
   if (!Number.isFinite(v) || v < 0) throw new Error(`--${name}: not a number`);
   return v;
 };
+const badFault = arg('faults')?.split(',').find((f) => !(FAULTS as readonly string[]).includes(f));
+if (badFault) throw new Error(`--faults: unknown fault ${badFault} (known: ${FAULTS.join(', ')})`);
 const only = arg('only')?.split(',') ?? ['single', 'workers', 'exhaust'];
 const progress = (msg: string): void => void process.stderr.write(`[soak] ${msg}\n`);
 
@@ -21,7 +26,8 @@ const base: Omit<SoakOptions, 'label'> = {
   concurrency: num('concurrency', 1000),
   seed: num('seed', 20_240_614),
   maxBytes: num('max-bytes', 2 * 1024 * 1024),
-  faultShare: 0.4,
+  faultShare: num('fault-share', 0.4),
+  faults: arg('faults')?.split(',') as Fault[] | undefined,
   // The defaults a deployment runs with, except the connect timeout: 30 s would make
   // every hanging-backend session hold a slot for half a minute.
   closeTimeoutS: num('close-timeout', 5),

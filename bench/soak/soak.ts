@@ -1,14 +1,16 @@
-// One fault soak: the real CLI in front of the soak backend (plus a dead and a
+// One fault soak: the real CLI in front of the soak backend (its own process; plus a dead and a
 // hanging target), N sessions with seeded sizes and faults, run with bounded
 // concurrency; then every session is classified and the gateway's memory,
 // descriptors and /healthz are read once it is idle again.
-import { SoakBackend } from './backend.js';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { BackendProcess } from './backend-process.js';
 import { loopbackBufferBytes } from './calibrate.js';
 import { classify, type Verdict } from './classify.js';
 import { runSession, type ClientResult } from './client.js';
 import { deadPort, hangingTarget } from './dead-targets.js';
 import { SoakGateway, type Health, type LogLine } from './gateway.js';
 import { clientAddress, FAULTS, isRefusal, makePlans, type Fault } from './plan.js';
+import { whereFrom } from './streams.js';
 
 export interface SoakOptions {
   label: string;
@@ -19,6 +21,8 @@ export interface SoakOptions {
   maxBytes: number;
   /** Share of sessions with a fault. */
   faultShare: number;
+  /** Only these faults (all by default). */
+  faults?: readonly Fault[];
   /** --workers N (undefined: one process). */
   workers?: number;
   closeTimeoutS: number;
@@ -51,6 +55,8 @@ export interface SoakReport {
   rssKiB: { start: number; peak: number; final: number };
   fds: { start: number; peak: number; final: number };
   processes: number;
+  /** The soak's own event-loop delay while sessions ran: seconds here mean the harness, not the gateway, was slow. */
+  harnessLoopDelayMs: { p99: number; max: number };
   /** /healthz after the run, or why it did not answer. */
   health: Health | string;
   /** Findings outside any one session: log lines without a session, the backend's complaints, error lines. */
@@ -64,8 +70,8 @@ export const FD_SLACK_PER_PROCESS = 8;
 export async function runSoak(o: SoakOptions): Promise<SoakReport> {
   const say = o.progress ?? (() => {});
   const socketBuffers = await loopbackBufferBytes();
-  const plans = makePlans({ sessions: o.sessions, seed: o.seed, maxBytes: o.maxBytes, faultShare: o.faultShare, socketBuffers });
-  const backend = await SoakBackend.start(plans);
+  const plans = makePlans({ sessions: o.sessions, seed: o.seed, maxBytes: o.maxBytes, faultShare: o.faultShare, socketBuffers, faults: o.faults });
+  const backend = await BackendProcess.start(plans);
   const hang = await hangingTarget();
   let gw: SoakGateway | undefined;
   try {
@@ -94,6 +100,8 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
     }, 250);
     say(`${o.label}: ${o.sessions} sessions, ${o.concurrency} at once, seed ${o.seed}; gateway pid ${g.pid} (${processes} process${processes > 1 ? 'es' : ''}) on port ${g.port}`);
 
+    const loop = monitorEventLoopDelay({ resolution: 20 });
+    loop.enable();
     const t0 = Date.now();
     const results: ClientResult[] = new Array(plans.length);
     let done = 0;
@@ -107,14 +115,17 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
     };
     await Promise.all(Array.from({ length: Math.min(o.concurrency, plans.length) }, worker));
     const durationS = (Date.now() - t0) / 1000;
+    loop.disable();
 
     // Let the gateway finish: no session left, every backend connection closed, every line logged.
     const opened = results.filter((r) => r.opened).length;
     const problems: string[] = [];
     await settle(async () => (await g.health().catch(() => undefined))?.body?.sessions === 0, 15_000, () => problems.push('the gateway still counts open sessions 15 s after the last one ended'));
-    await settle(async () => backend.open === 0, 15_000, () => problems.push(`${backend.open} backend connection(s) still open 15 s after the run`));
+    let backendOpen = 0;
+    await settle(async () => (backendOpen = await backend.open()) === 0, 15_000, () => problems.push(`${backendOpen} backend connection(s) still open 15 s after the run`));
     await settle(async () => g.lineCounts().closed >= opened, 5000, () => problems.push(`${g.lineCounts().closed} "session closed" lines for ${opened} opened sessions`));
     clearInterval(sampler);
+    const backendSide = await backend.report();
 
     const byFault = Object.fromEntries(FAULTS.map((f) => [f, { sessions: 0, intact: 0, ended: 0, broken: 0 }])) as Record<Fault, FaultCounts>;
     const report: SoakReport = {
@@ -132,14 +143,16 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
       rssKiB: { start: start.rss, peak: peak.rss, final: 0 },
       fds: { start: start.fds, peak: peak.fds, final: 0 },
       processes,
+      harnessLoopDelayMs: { p99: loop.percentile(99) / 1e6, max: loop.max / 1e6 },
       health: '',
-      problems: [...problems, ...backend.problems],
+      problems: [...problems, ...backendSide.problems],
       gatewayErrors: g.errors,
     };
     const known = new Set<string>();
+    const ids = plans.map((p) => p.id);
     for (const plan of plans) {
       const client = results[plan.id]!;
-      const rec = backend.records.get(plan.id);
+      const rec = backendSide.records.get(plan.id);
       known.add(clientAddress(plan.id));
       report.bytes += client.down.bytes + (rec?.up.bytes ?? 0);
       const v: Verdict = classify(plan, client, rec, g.byRemote.get(clientAddress(plan.id)));
@@ -155,7 +168,10 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
         report.endings.set(how, (report.endings.get(how) ?? 0) + 1);
       } else {
         counts.broken++;
-        report.broken.push({ id: plan.id, fault: plan.fault, up: plan.up, down: plan.down, why: v.why });
+        const sample = client.down.badSample ?? rec?.up.badSample;
+        const origin = sample ? whereFrom(sample, ids, (id, dir) => plans[id]![dir]) : [];
+        const why = origin.length ? `${v.why}; the wrong bytes are ${origin.join(' or ')}` : v.why;
+        report.broken.push({ id: plan.id, fault: plan.fault, up: plan.up, down: plan.down, why });
       }
     }
     for (const remote of g.byRemote.keys()) if (!known.has(remote)) report.problems.push(`log lines for an unknown client ${remote}`);

@@ -68,6 +68,8 @@ export function header(id: number): Buffer {
 export class PrefixCheck {
   bytes = 0;
   firstBad: number | undefined;
+  /** Up to 64 bytes received from firstBad on, to tell where they came from (whereFrom()). */
+  badSample: Buffer | undefined;
 
   constructor(
     readonly id: number,
@@ -83,8 +85,10 @@ export class PrefixCheck {
         let k = 0;
         while (d[k] === want[k]) k++;
         this.firstBad = this.bytes + k;
+        this.badSample = Buffer.from(d.subarray(k, k + 64));
       } else if (fits < d.length) {
         this.firstBad = this.total; // more than the stream holds
+        this.badSample = Buffer.from(d.subarray(fits, fits + 64));
       }
     }
     this.bytes += d.length;
@@ -97,4 +101,25 @@ export class PrefixCheck {
   get complete(): boolean {
     return this.firstBad === undefined && this.bytes === this.total;
   }
+}
+
+/**
+ * Which streams `sample` could be part of: every (id, dir, offset) whose bytes
+ * it matches, among `ids` and within `length(id, dir)` (for reports of wrong
+ * bytes: data of another session, or of the other direction, says more than
+ * "corrupted").
+ */
+export function whereFrom(sample: Buffer, ids: number[], length: (id: number, dir: Direction) => number): string[] {
+  if (sample.length < 16) return [];
+  const p = getPool();
+  const out: string[] = [];
+  for (let at = p.indexOf(sample); at !== -1 && out.length < 4; at = p.indexOf(sample, at + 1)) {
+    for (const id of ids) {
+      for (const dir of ['up', 'down'] as const) {
+        const offset = (at - start(id, dir) + POOL_SIZE) % POOL_SIZE;
+        if (offset + sample.length <= length(id, dir)) out.push(`session ${id}'s ${dir} stream at offset ${offset}`);
+      }
+    }
+  }
+  return out;
 }
