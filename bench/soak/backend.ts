@@ -100,15 +100,16 @@ export class SoakBackend {
   async #play(s: net.Socket, plan: SessionPlan, rec: BackendRecord): Promise<void> {
     const rand = prng(plan.seed ^ 0xbac);
     const until = plan.fault === 'backend-reset' ? plan.faultAt : plan.down;
-    // To a stalled client, a trickle of small writes (~8 MB/s): the gateway reads each on its
-    // own and queues a copy, so data piles up in the gateway rather than in socket buffers.
-    const trickle = plan.fault === 'client-stall';
+    // To a stalled client, from faultAt on, a trickle (1-2 KiB every 2 ms): the gateway reads
+    // each piece on its own and queues a copy, so data piles up in the gateway (see plan.ts).
+    const trickleFrom = plan.fault === 'client-stall' ? plan.faultAt : Infinity;
     while (rec.downSent < until && !s.destroyed && !s.writableEnded) {
-      const n = Math.min(until - rec.downSent, between(rand, 1, trickle ? 16 * 1024 : 64 * 1024));
+      const trickle = rec.downSent >= trickleFrom;
+      const n = Math.min(until - rec.downSent, trickle ? between(rand, 1024, 2048) : between(rand, 1, 64 * 1024));
       const ok = s.write(slice(plan.id, 'down', rec.downSent, n));
       rec.downSent += n;
       if (!ok) await drained(s);
-      else if (trickle) await new Promise((r) => setTimeout(r, 1));
+      else if (trickle) await new Promise((r) => setTimeout(r, 2));
     }
     if (s.destroyed || s.writableEnded) return;
     switch (plan.fault) {

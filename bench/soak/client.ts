@@ -34,8 +34,8 @@ export interface ClientOptions {
 /** Messages in flight while sending (each at most 64 KiB). */
 const MAX_IN_FLIGHT = 8;
 
-/** How long a stalled client does not read. */
-export const stallMs = (closeTimeoutMs: number): number => 2 * closeTimeoutMs + 1000;
+/** How long a stalled client does not read: the backend's trickle (1-3 s) plus the close timeout, and a margin. */
+export const stallMs = (closeTimeoutMs: number): number => closeTimeoutMs + 6000;
 
 export function pathFor(plan: SessionPlan): string {
   if (plan.fault === 'backend-refused') return '/dead';

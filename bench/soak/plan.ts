@@ -12,9 +12,9 @@ export const FAULTS = [
   'client-reset',
   /**
    * The client stops reading for longer than the close timeout; the backend
-   * sends everything and half-closes meanwhile, and part of the stream waits
-   * in the gateway. Nothing may be lost: a slow reader is backpressure, not a
-   * reason to drop queued data.
+   * sends everything (from `faultAt` on in a slow trickle) and half-closes
+   * meanwhile, so part of the stream waits in the gateway. Nothing may be
+   * lost: a slow reader is backpressure, not a reason to drop queued data.
    */
   'client-stall',
   /** The backend end()s right after its data, without waiting for the client's. */
@@ -38,7 +38,7 @@ export interface SessionPlan {
   up: number;
   /** Backend-to-client bytes. */
   down: number;
-  /** For the reset faults: bytes of the resetting side's stream sent before the reset. */
+  /** For the reset faults: bytes of the resetting side's stream sent before the reset; for client-stall: where the trickle starts. */
   faultAt: number;
   /** Seed for chunk sizes and delays inside the session. */
   seed: number;
@@ -74,10 +74,14 @@ export function makePlans(o: PlanOptions): SessionPlan[] {
     const up = size(rand, o.maxBytes);
     // To a stalled client, a little more than the socket buffers hold: the rest waits in the
     // gateway (below its 1 MiB high-water mark, so the backend's FIN still gets through).
-    const stall = Math.min(MAX_STREAM - (1 << 20), o.socketBuffers);
-    const down = fault === 'client-stall' ? between(rand, stall, stall + (1 << 20)) : size(rand, o.maxBytes);
+    // The last 512 KiB + the excess come as a trickle of small writes, which the gateway reads
+    // one by one into copies: a read into one of its own bulk buffers would wait for the client
+    // before the next read, and the FIN would not get through while the client stalls.
+    const buffers = Math.min(MAX_STREAM - (1 << 20), o.socketBuffers);
+    const down = fault === 'client-stall' ? between(rand, buffers, buffers + (1 << 20)) : size(rand, o.maxBytes);
     const resetSide = fault === 'client-reset' ? up : down;
-    return { id, fault, up, down, faultAt: between(rand, 0, resetSide), seed: Math.floor(rand() * 2 ** 31) };
+    const faultAt = fault === 'client-stall' ? Math.max(0, buffers - (512 << 10)) : between(rand, 0, resetSide);
+    return { id, fault, up, down, faultAt, seed: Math.floor(rand() * 2 ** 31) };
   });
 }
 
