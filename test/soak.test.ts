@@ -48,7 +48,7 @@ test('soak classification: intact, ended with a reason, and the ways a session c
   const client = (down: number, closeCode: number): ClientResult => {
     const c = new PrefixCheck(1, 'down', 20);
     c.add(slice(1, 'down', 0, down));
-    return { opened: true, httpStatus: undefined, closeCode, down: c, upSent: 10, timedOut: false, error: undefined, closingAt: 0, openedAt: 0 };
+    return { opened: true, httpStatus: undefined, closeCode, down: c, upSent: 10, timedOut: false, error: undefined, closingAt: 0, openedAt: 0, startedAt: 0, endedAt: 0 };
   };
   const backend = (up: number): BackendRecord => {
     const c = new PrefixCheck(1, 'up', 10);

@@ -48,14 +48,14 @@ export function classify(plan: SessionPlan, client: ClientResult, backend: Backe
   if (plan.fault === 'backend-refused' || plan.fault === 'backend-hang') {
     const status = REFUSAL_STATUS[plan.fault];
     if (client.opened) return broken(`handshake accepted, expected HTTP ${status}`);
-    if (client.httpStatus !== status) return broken(`HTTP ${client.httpStatus ?? `none (${client.error})`}, expected ${status}`);
+    if (client.httpStatus !== status) return broken(`HTTP ${client.httpStatus ?? `none (${client.error} after ${client.endedAt - client.startedAt} ms)`}, expected ${status}`);
     const line = lines?.refused.find((l) => l.status === status && l.reason);
     if (!line) return broken(`no "handshake refused" line with status ${status}`);
     if (backend) return broken('a refused session reached the backend');
     return { kind: 'ended', how: `HTTP ${status}: ${line.reason}` };
   }
 
-  if (!client.opened) return broken(`not opened: ${client.httpStatus ? `HTTP ${client.httpStatus}` : client.error}`);
+  if (!client.opened) return broken(`not opened: ${client.httpStatus ? `HTTP ${client.httpStatus}` : client.error} after ${client.endedAt - client.startedAt} ms`);
   const expect = EXPECT[plan.fault];
   const code = client.closeCode!;
   if (!LEGAL_CLOSE_CODES.has(code)) return broken(`close code ${code} is not a legal ending`);

@@ -22,6 +22,9 @@ export interface ClientResult {
   /** Date.now() when the client called close() or reset (0 if it did neither), for reports. */
   closingAt: number;
   openedAt: number;
+  /** Date.now() when the client started connecting and when its WebSocket closed. */
+  startedAt: number;
+  endedAt: number;
 }
 
 export interface ClientOptions {
@@ -45,7 +48,7 @@ export function pathFor(plan: SessionPlan): string {
 
 export function runSession(baseUrl: string, plan: SessionPlan, o: ClientOptions): Promise<ClientResult> {
   const rand = prng(plan.seed ^ 0xc11e);
-  const r: ClientResult = { opened: false, httpStatus: undefined, closeCode: undefined, down: new PrefixCheck(plan.id, 'down', plan.down), upSent: 0, timedOut: false, error: undefined, closingAt: 0, openedAt: 0 };
+  const r: ClientResult = { opened: false, httpStatus: undefined, closeCode: undefined, down: new PrefixCheck(plan.id, 'down', plan.down), upSent: 0, timedOut: false, error: undefined, closingAt: 0, openedAt: 0, startedAt: Date.now(), endedAt: 0 };
   const ws = new WebSocket(`${baseUrl}${pathFor(plan)}`, ['binary'], {
     perMessageDeflate: false,
     localAddress: clientAddress(plan.id),
@@ -67,6 +70,7 @@ export function runSession(baseUrl: string, plan: SessionPlan, o: ClientOptions)
     }, o.sessionTimeoutMs);
     ws.on('close', (code) => {
       clearTimeout(timer);
+      r.endedAt = Date.now();
       r.closeCode = r.opened ? code : undefined;
       resolve(r);
     });
