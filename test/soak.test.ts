@@ -53,7 +53,7 @@ test('soak classification: intact, ended with a reason, and the ways a session c
   const backend = (up: number): BackendRecord => {
     const c = new PrefixCheck(1, 'up', 10);
     c.add(slice(1, 'up', 0, up));
-    return { up: c, downSent: 20, eof: true, closed: true, resetByUs: false, error: undefined, lastDataAt: 0, closedAt: 0, acceptedAt: 0, identifiedAt: 0 };
+    return { up: c, downSent: 20, eof: true, closed: true, error: undefined, lastDataAt: 0, closedAt: 0, acceptedAt: 0, identifiedAt: 0 };
   };
   const logged = (l: Partial<LogLine>): SessionLines => ({ open: [{ msg: 'session open', level: 30 }], closed: [{ msg: 'session closed', level: 30, ...l }], refused: [] });
   const clean = logged({ code: 1000, closedBy: 'client', reason: '', bytesIn: HEADER_BYTES + 10, bytesOut: 20 });

@@ -18,11 +18,10 @@ type ToChild = { t: 'plans'; plans: SessionPlan[] } | { t: 'open' } | { t: 'repo
 type FromChild =
   | { t: 'port'; port: number }
   | { t: 'open'; open: number }
-  | { t: 'report'; records: Array<[number, WireRecord]>; anonymous: number; problems: string[] };
+  | { t: 'report'; records: Array<[number, WireRecord]>; problems: string[] };
 
 export interface BackendReport {
   records: Map<number, BackendRecord>;
-  anonymous: number;
   problems: string[];
 }
 
@@ -77,7 +76,7 @@ export class BackendProcess {
       });
       records.set(id, { ...w, up });
     }
-    return { records, anonymous: r.anonymous, problems: r.problems };
+    return { records, problems: r.problems };
   }
 
   async close(): Promise<void> {
@@ -104,7 +103,7 @@ function childMain(): void {
         id,
         { ...rec, up: { bytes: rec.up.bytes, firstBad: rec.up.firstBad, badSample: rec.up.badSample?.toString('hex') } },
       ]);
-      send({ t: 'report', records, anonymous: backend!.anonymous, problems: backend!.problems });
+      send({ t: 'report', records, problems: backend!.problems });
     }
   });
 }

@@ -15,8 +15,6 @@ export interface BackendRecord {
   eof: boolean;
   /** The socket has closed (set last). */
   closed: boolean;
-  /** The backend reset the connection itself (backend-reset). */
-  resetByUs: boolean;
   error: string | undefined;
   /** Date.now() of the last data from the gateway and of the close, for reports. */
   lastDataAt: number;
@@ -28,8 +26,6 @@ export interface BackendRecord {
 
 export class SoakBackend {
   readonly records = new Map<number, BackendRecord>();
-  /** Connections that closed before their id arrived (a client reset early, say). */
-  anonymous = 0;
   /** What went wrong that belongs to no session record (a duplicate id, a bad header). */
   readonly problems: string[] = [];
   readonly #sockets = new Set<net.Socket>();
@@ -67,10 +63,11 @@ export class SoakBackend {
     });
     s.on('close', () => {
       this.#sockets.delete(s);
+      // (A connection whose id never came belongs to a client that reset at once: nothing to check.)
       if (rec) {
         rec.closed = true;
         rec.closedAt = Date.now();
-      } else this.anonymous++;
+      }
     });
     s.on('data', (d: Buffer) => {
       if (rec) {
@@ -85,7 +82,7 @@ export class SoakBackend {
         this.problems.push(`backend: bad or repeated session header ${head.subarray(0, HEADER_BYTES).toString('hex')}`);
         return s.destroy();
       }
-      rec = { up: new PrefixCheck(id, 'up', plan.up), downSent: 0, eof: false, closed: false, resetByUs: false, error: undefined, lastDataAt: Date.now(), closedAt: 0, acceptedAt, identifiedAt: Date.now() };
+      rec = { up: new PrefixCheck(id, 'up', plan.up), downSent: 0, eof: false, closed: false, error: undefined, lastDataAt: Date.now(), closedAt: 0, acceptedAt, identifiedAt: Date.now() };
       this.records.set(id, rec);
       if (head.length > HEADER_BYTES) rec.up.add(head.subarray(HEADER_BYTES));
       this.#play(s, plan, rec);
@@ -116,9 +113,7 @@ export class SoakBackend {
       case 'backend-reset':
         // A few milliseconds later, so some resets find data still in flight.
         setTimeout(() => {
-          if (s.destroyed) return;
-          rec.resetByUs = true;
-          s.resetAndDestroy();
+          if (!s.destroyed) s.resetAndDestroy();
         }, between(rand, 0, 5));
         break;
       case 'backend-half-close':

@@ -43,7 +43,9 @@ export function classify(plan: SessionPlan, client: ClientResult, backend: Backe
     return broken(`backend>client byte ${client.down.firstBad} wrong (of ${plan.down}; ${how})`);
   }
   if (backend && !backend.up.correct) return broken(`client>backend byte ${backend.up.firstBad} wrong (of ${plan.up})`);
-  if (client.timedOut) return broken(`did not end within the session timeout (got ${client.down.bytes}/${plan.down} down, backend ${backend?.up.bytes ?? 0}/${plan.up} up)`);
+  if (client.timedOut) {
+    return broken(`did not end within the session timeout (got ${client.down.bytes}/${plan.down} down; sent ${client.upSent}/${plan.up} up, the backend got ${backend?.up.bytes ?? 0})`);
+  }
 
   if (plan.fault === 'backend-refused' || plan.fault === 'backend-hang') {
     const status = REFUSAL_STATUS[plan.fault];

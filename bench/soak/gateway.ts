@@ -53,8 +53,10 @@ export class SoakGateway {
   readonly byRemote = new Map<string, SessionLines>();
   /** Lines at level error or worse (pino: 50+). */
   readonly errors: LogLine[] = [];
+  /** From the "listening" line (the config asks for port 0). */
+  port = 0;
   #partial = '';
-  #exit: Promise<void>;
+  readonly #exit: Promise<void>;
   #exited = false;
 
   private constructor(
@@ -67,8 +69,6 @@ export class SoakGateway {
     child.stdout!.on('data', (d: string) => this.#read(d));
     child.stderr!.resume();
   }
-
-  port = 0;
 
   get pid(): number {
     return this.child.pid!;
@@ -199,9 +199,11 @@ export class SoakGateway {
     const pids = this.pids();
     if (!this.#exited) this.child.kill('SIGTERM');
     await Promise.race([this.#exit, sleep(5000)]);
+    // What is left of the processes it started (workers outliving their primary); a pid is
+    // checked to still run this gateway's command line, so a reused pid is never hit.
     for (const pid of pids) {
       try {
-        process.kill(pid, 'SIGKILL');
+        if (readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(BIN)) process.kill(pid, 'SIGKILL');
       } catch {
         /* gone */
       }
