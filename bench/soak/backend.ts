@@ -99,9 +99,12 @@ export class SoakBackend {
     const until = plan.fault === 'backend-reset' ? plan.faultAt : plan.down;
     // To a stalled client, from faultAt on, a trickle (1-2 KiB every 2 ms): the gateway reads
     // each piece on its own and queues a copy, so data piles up in the gateway (see plan.ts).
+    // At most 3 s of it, so late timers on a loaded machine cannot stretch the session.
     const trickleFrom = plan.fault === 'client-stall' ? plan.faultAt : Infinity;
+    let trickleUntil = Infinity;
     while (rec.downSent < until && !s.destroyed && !s.writableEnded) {
-      const trickle = rec.downSent >= trickleFrom;
+      if (rec.downSent >= trickleFrom && trickleUntil === Infinity) trickleUntil = Date.now() + 3000;
+      const trickle = rec.downSent >= trickleFrom && Date.now() < trickleUntil;
       const n = Math.min(until - rec.downSent, trickle ? between(rand, 1024, 2048) : between(rand, 1, 64 * 1024));
       const ok = s.write(slice(plan.id, 'down', rec.downSent, n));
       rec.downSent += n;

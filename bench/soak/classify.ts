@@ -44,7 +44,8 @@ export function classify(plan: SessionPlan, client: ClientResult, backend: Backe
   }
   if (backend && !backend.up.correct) return broken(`client>backend byte ${backend.up.firstBad} wrong (of ${plan.up})`);
   if (client.timedOut) {
-    return broken(`did not end within the session timeout (got ${client.down.bytes}/${plan.down} down; sent ${client.upSent}/${plan.up} up, the backend got ${backend?.up.bytes ?? 0})`);
+    const down = `got ${client.down.bytes} of ${plan.down} down (the backend wrote ${backend?.downSent ?? 0}${backend?.eof ? ', got FIN' : ''}${backend?.closed ? ', closed' : ''})`;
+    return broken(`did not end within the session timeout: ${down}; sent ${client.upSent}/${plan.up} up, the backend got ${backend?.up.bytes ?? 0}`);
   }
 
   if (plan.fault === 'backend-refused' || plan.fault === 'backend-hang') {
