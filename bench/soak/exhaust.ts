@@ -28,10 +28,11 @@ export interface ExhaustionReport {
   silentOpened: number;
   /** Silent connections the gateway closed as soon as they came (no descriptor left to keep them). */
   silentShedAtOnce: number;
-  /** The others, accepted; at the end of the hold, how many the gateway had half-closed (a FIN, which we never answer) or closed. */
-  silentHeld: { accepted: number; halfClosed: number; closed: number };
+  /** The others, accepted; at the end of the hold, how many the gateway had sent a FIN (which they never answer) or reset. */
+  silentHeld: { accepted: number; finned: number; reset: number };
   fdsIdle: number;
   fdsFilled: number;
+  fdsEndOfHold: number;
   fdsAfter: number;
   relay: { bytes: number; problem: string | undefined; longestGapMs: number };
   /** Seconds after the fill when /healthz first answered 200 while full, or undefined. */
@@ -183,14 +184,15 @@ export async function runExhaustion(o: ExhaustionOptions): Promise<ExhaustionRep
       const answer = await health();
       const at = (Date.now() - t0) / 1000;
       timeline.push(
-        `t=${at.toFixed(0).padStart(3)} s  /healthz: ${answer.padEnd(22)} gateway fds ${g.fds()}; of the ${o.silent - shedAtOnce} held: ${silent.finned - shedAtOnce} half-closed by the gateway, ${silent.closed} closed; echoed ${relay.bytes()} B`,
+        `t=${at.toFixed(0).padStart(3)} s  /healthz: ${answer.padEnd(22)} gateway fds ${g.fds()}; of the ${o.silent - shedAtOnce} held: FIN from the gateway on ${silent.finned - shedAtOnce}, reset ${silent.closed}; echoed ${relay.bytes()} B`,
       );
       if (answer === 'ok' && healthyAfterS === undefined) healthyAfterS = at;
       if (healthyAfterS !== undefined && o.stopWhenHealthy) break;
       await sleep(2000);
     }
     const holdS = Math.round((Date.now() - t0) / 1000);
-    const held = { accepted: o.silent - shedAtOnce, halfClosed: silent.finned - shedAtOnce, closed: silent.closed };
+    const held = { accepted: o.silent - shedAtOnce, finned: silent.finned - shedAtOnce, reset: silent.closed };
+    const fdsEndOfHold = g.fds();
     const relayProblem = relay.problem() ?? (relay.longestGapMs() > 3000 ? `no echo for ${relay.longestGapMs()} ms` : undefined);
     const relayBytes = relay.bytes();
     const longestGapMs = relay.longestGapMs();
@@ -215,6 +217,7 @@ export async function runExhaustion(o: ExhaustionOptions): Promise<ExhaustionRep
       silentHeld: held,
       fdsIdle,
       fdsFilled,
+      fdsEndOfHold,
       fdsAfter: g.fds(),
       relay: { bytes: relayBytes, problem: relayProblem, longestGapMs },
       healthyAfterS,

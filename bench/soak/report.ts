@@ -43,9 +43,9 @@ export function renderSoak(r: SoakReport): string {
 export function renderExhaustion(r: ExhaustionReport): string {
   const out: string[] = [];
   out.push(`== descriptor exhaustion: gateway under prlimit --nofile=${r.nofile}, ${r.silentOpened} silent connections opened`);
-  out.push(`  gateway fds: idle ${r.fdsIdle}, with the silent connections ${r.fdsFilled}, after they were closed ${r.fdsAfter}`);
+  out.push(`  gateway fds: idle ${r.fdsIdle}, with the silent connections ${r.fdsFilled}, at the end of the hold ${r.fdsEndOfHold}, after they were closed ${r.fdsAfter}`);
   out.push(`  silent connections: ${r.silentShedAtOnce} closed by the gateway at once (no descriptor left), ${r.silentHeld.accepted} held;`);
-  out.push(`    after ${r.holdS} s the gateway had half-closed ${r.silentHeld.halfClosed} of those (FIN; its descriptor stays until the client closes too) and closed ${r.silentHeld.closed}`);
+  out.push(`    after ${r.holdS} s the gateway had sent a FIN on ${r.silentHeld.finned} of those and reset ${r.silentHeld.reset} (the clients never answer a FIN)`);
   out.push(`  established session: ${r.relay.bytes} bytes echoed byte-exact in ${r.holdS} s${r.relay.problem ? `; PROBLEM: ${r.relay.problem}` : ''}`);
   out.push(`  /healthz while full: ${r.healthWhileFull}`);
   out.push(`  /healthz after the silent connections closed: ${r.healthAfter}`);
