@@ -8,6 +8,7 @@
 import net from 'node:net';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
+import { killOnExit } from './children.js';
 
 /** A loopback port that was free a moment ago and that nothing listens on now. */
 export async function deadPort(): Promise<number> {
@@ -34,6 +35,7 @@ export interface HangingTarget {
 
 export async function hangingTarget(): Promise<HangingTarget> {
   const child: ChildProcess = spawn(process.execPath, ['-e', NEVER_ACCEPTS], { stdio: ['ignore', 'pipe', 'inherit'] });
+  killOnExit(child); // blocked for good: it would never notice the harness is gone
   const fillers: net.Socket[] = [];
   const close = (): void => {
     for (const f of fillers) f.destroy();

@@ -4,12 +4,13 @@
 // address), its /healthz, and the memory and descriptors of its processes
 // (the primary and, with --workers, every worker).
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { processTree } from '../proc-stats.js';
+import { killOnExit, removeOnExit } from './children.js';
 
 const BIN = fileURLToPath(new URL('../../../bin/wsgate.js', import.meta.url));
 
@@ -61,7 +62,7 @@ export class SoakGateway {
 
   private constructor(
     readonly child: ChildProcess,
-    private readonly dir: string,
+    private readonly configFolder: { done(): void },
   ) {
     this.#exit = new Promise((r) => child.once('exit', () => r()));
     void this.#exit.then(() => (this.#exited = true));
@@ -79,12 +80,15 @@ export class SoakGateway {
   }
 
   static async start(o: GatewayOptions): Promise<SoakGateway> {
-    const dir = mkdtempSync(path.join(os.tmpdir(), 'wsgate-soak-'));
-    const file = path.join(dir, 'soak.yaml');
+    // The file stays while the gateway runs: every --workers worker (and a replacement) reads it.
+    const dirPath = mkdtempSync(path.join(os.tmpdir(), 'wsgate-soak-'));
+    const dir = removeOnExit(dirPath);
+    const file = path.join(dirPath, 'soak.yaml');
     writeFileSync(file, JSON.stringify(o.config, null, 2)); // JSON is YAML
     const node = [process.execPath, BIN, '--config', file];
     const [cmd, ...args] = o.nofile ? ['prlimit', `--nofile=${o.nofile}:${o.nofile}`, ...node] : node;
     const child = spawn(cmd!, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    killOnExit(child); // its --workers workers stop when it is gone
     const gw = new SoakGateway(child, dir);
     let stderr = '';
     child.stderr!.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-2000)));
@@ -209,7 +213,7 @@ export class SoakGateway {
       }
     }
     await Promise.race([this.#exit, sleep(1000)]);
-    rmSync(this.dir, { recursive: true, force: true });
+    this.configFolder.done();
   }
 }
 

@@ -19,6 +19,8 @@ const num = (name: string, dflt: number): number => {
 const badFault = arg('faults')?.split(',').find((f) => !(FAULTS as readonly string[]).includes(f));
 if (badFault) throw new Error(`--faults: unknown fault ${badFault} (known: ${FAULTS.join(', ')})`);
 const only = arg('only')?.split(',') ?? ['single', 'workers', 'exhaust'];
+// A signal ends the run through process.exit, so the children are killed (children.ts).
+for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(sig, () => process.exit(130));
 const progress = (msg: string): void => void process.stderr.write(`[soak] ${msg}\n`);
 
 const base: Omit<SoakOptions, 'label'> = {
