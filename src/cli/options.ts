@@ -49,7 +49,7 @@ export const OPTIONS: OptionSpec[] = [
   { name: 'novnc-app', value: 'APP', help: 'which noVNC client (implies --novnc): "builtin" (wsgate\'s page) or a noVNC DIR; default: /usr/share/novnc if installed, else builtin' },
   { name: 'file-only', help: 'accepted for websockify compatibility: directories are never listed anyway' },
   { name: 'prefer-ipv6', short: '6', help: 'accepted for websockify compatibility: a bare port listens on IPv6 and IPv4 anyway' },
-  { name: 'record', value: 'FILE', help: 'record sessions', unsupported: 'session recording is not available yet' },
+  { name: 'record', value: 'FILE', help: 'as websockify: record each session, both ways, to FILE.1, FILE.2, ... (noVNC\'s playback format; keystrokes included)' },
   { name: 'token-plugin', value: 'NAME', help: 'look targets up by token: websockify\'s TokenFile, TokenRedis, JWTTokenApi, BaseTokenAPI, or sqlite, postgres, mysql, file, redis, jwt, http' },
   { name: 'token-source', value: 'ARG', help: 'where the token plugin looks: a file or folder, a URL, a key file' },
   { name: 'host-token', help: 'take the token from the Host header instead of the query parameter' },
