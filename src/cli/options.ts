@@ -70,6 +70,7 @@ export function helpText(): string {
     '  wsgate [options] [listen_host:]listen_port --unix-target FILE',
     '  wsgate [options] --config FILE.yaml',
     '  wsgate tokens add|list|remove|revoke ...   (manage the built-in tokens table; wsgate tokens --help)',
+    '  wsgate replay FILE --port PORT [--speed N]   (play a session recording to WebSocket clients; wsgate replay --help)',
     '  wsgate cluster-proxy --listen HOST:PORT --secret-file FILE --allow NODES ...   (the far end of a clusterHandoff; wsgate cluster-proxy --help)',
     '',
     'Proxies WebSocket sessions (every path, like websockify) to a TCP or Unix-socket',

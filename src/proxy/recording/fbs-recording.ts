@@ -32,7 +32,13 @@ export function fbsBlock(ms: number, data: Uint8Array): Buffer {
   return out;
 }
 
-export function fbsRecording(): RecordingFormat {
+/** Rewrites one session's server bytes to security None; each call returns what the recording gets now. */
+export interface RfbRewriter {
+  toClient(bytes: Uint8Array): Buffer | null;
+  fromClient(bytes: Uint8Array): Buffer | null;
+}
+
+export function rfbRewriter(): RfbRewriter {
   let phase: Phase = 'server-version';
   let minor = 8;
   let chosen = 0;
@@ -112,28 +118,37 @@ export function fbsRecording(): RecordingFormat {
   const failed = (why: string): void => {
     throw new RecordingFormatError(`no session to record: ${why}`);
   };
-  const blocks = (ms: number): Buffer | null => {
+  const flush = (): Buffer | null => {
     if (!out.length) return null;
     const data = out.length === 1 ? out[0]! : Buffer.concat(out);
     out.length = 0;
-    return fbsBlock(ms, data);
+    return data;
   };
 
   return {
-    header: FBS_HEADER,
-    readsClient: true,
-    toClient(ms, bytes) {
-      if (phase === 'recording') return fbsBlock(ms, bytes);
+    toClient(bytes) {
+      if (phase === 'recording') return Buffer.from(bytes);
       server = Buffer.concat([server, bytes]);
       advance();
-      return blocks(ms);
+      return flush();
     },
-    fromClient(ms, bytes) {
+    fromClient(bytes) {
       // Only the version and the choice are read; after them come the auth response and ClientInit.
       if (phase !== 'server-version' && phase !== 'client-version' && phase !== 'security-types' && phase !== 'client-choice') return null;
       client = Buffer.concat([client, bytes]);
       advance();
-      return blocks(ms);
+      return flush();
     },
+  };
+}
+
+export function fbsRecording(): RecordingFormat {
+  const rfb = rfbRewriter();
+  const block = (ms: number, data: Buffer | null) => (data ? fbsBlock(ms, data) : null);
+  return {
+    header: FBS_HEADER,
+    readsClient: true,
+    toClient: (ms, bytes) => block(ms, rfb.toClient(bytes)),
+    fromClient: (ms, bytes) => block(ms, rfb.fromClient(bytes)),
   };
 }
