@@ -152,6 +152,24 @@ test('record: { dir, gzip } writes <time>-<session id>.js.gz; inputs: false leav
   assertMatches(loadNovnc(readFileSync(quietFile, 'latin1')).frames, quiet, false);
 });
 
+test('a disk that does not keep up (maxBuffer reached) cuts the recording, not the session', { timeout: 30_000 }, async (t) => {
+  const dir = tempDir(t, 'record-slow');
+  const greeting = pseudoRandom(300_000, 13);
+  const backend = await echoBackend(t, greeting);
+  const gw = await startGateway({ routes: [{ path: '*', handler: 'tcp-proxy', target: `127.0.0.1:${backend.port}`, record: { dir, inputs: true, maxBuffer: '16KiB' } }] });
+  t.after(() => gw.stop());
+  const sent = await session(gw.url('/'), greeting.length, 20, 8);
+  assert.equal(sha256(sent.down), sha256(Buffer.concat([greeting, ...sent.up])));
+  await sessionsDrained(gw.gateway);
+  const [name] = readdirSync(dir);
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  const text = readFileSync(join(dir, name!), 'latin1');
+  // Cut at its first big frame: what was queued (perhaps even the header) is dropped.
+  assert.ok(text.startsWith('var VNC_frame_data = [\n') || 'var VNC_frame_data = [\n'.startsWith(text), text.slice(0, 40));
+  assert.ok(!text.endsWith("'EOF'];\n"), 'the recording was cut');
+  assert.ok(text.length < 300_000, `${text.length} bytes recorded`);
+});
+
 test('a full disk cuts the recording (a log line says why), never the session: it stays byte-exact', { timeout: 60_000 }, async (t) => {
   // Not tempDir(): the tmpfs must be unmounted before its directory goes, after the gateway has stopped.
   const dir = mkdtempSync(join(tmpdir(), 'wsgate-record-full-'));
