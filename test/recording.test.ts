@@ -206,3 +206,34 @@ test('a full disk cuts the recording (a log line says why), never the session: i
   const again = await session(`ws://127.0.0.1:${cli.port}/`, greeting.length, 3, 6);
   assert.equal(again.down.length, greeting.length + again.up.reduce((n, b) => n + b.length, 0));
 });
+
+test('a Guacamole route (framing: guacamole) records guacd\'s instructions, and with inputs the client\'s key and mouse', { timeout: 30_000 }, async (t) => {
+  const dir = tempDir(t, 'record-guac');
+  const ins = (...parts: string[]) => parts.map((p) => `${[...p].length}.${p}`).join(',') + ';';
+  const down = [ins('size', '0', '800', '600'), ins('name', 'désk 😀'), ins('sync', '1')];
+  const up = [ins('key', '65', '1'), ins('', 'ping', '17'), ins('mouse', '1', '2', '0'), ins('clipboard', '1', 'text/plain')];
+  const backend = await startBackend((socket) => {
+    socket.write(down.join(''));
+    socket.resume();
+  });
+  t.after(() => backend.close());
+  const gw = await startGateway({ routes: [{ path: '/guac', handler: 'tcp-proxy', target: `127.0.0.1:${backend.port}`, framing: 'guacamole', record: { dir, inputs: true } }] });
+  t.after(() => gw.stop());
+  const ws = new WebSocket(gw.url('/guac'), ['guacamole']);
+  let got = '';
+  ws.on('message', (m: Buffer) => (got += m.toString()));
+  await new Promise((resolve, reject) => (ws.once('open', resolve), ws.once('error', reject)));
+  for (const u of up) ws.send(u);
+  await until(() => got.includes(ins('sync', '1')) && got.includes('4.ping'), { timeoutMs: 5000, what: () => `got ${got}` });
+  ws.close(1000);
+  await sessionsDrained(gw.gateway);
+  const [name] = readdirSync(dir);
+  assert.match(name!, /\.guac$/);
+  const file = join(dir, name!);
+  const expected = down.join('') + ins('key', '65', '1') + ins('mouse', '1', '2', '0');
+  await until(() => readFileSync(file, 'utf8').length >= expected.length, { timeoutMs: 5000, what: () => `the recording written: ${JSON.stringify(readFileSync(file, 'utf8'))}` });
+  const text = readFileSync(file, 'utf8');
+  // Each direction in its own order; guacd's instructions all, the client's key and mouse only.
+  assert.equal(text.replace(ins('key', '65', '1'), '').replace(ins('mouse', '1', '2', '0'), ''), down.join(''));
+  assert.ok(text.includes(ins('key', '65', '1')) && text.includes(ins('mouse', '1', '2', '0')));
+});

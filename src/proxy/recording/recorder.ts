@@ -86,7 +86,6 @@ function recordSettings(block: RecordBlock, baseDir: string, defaultFormat: Reco
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     if (!statSync(dir).isDirectory()) throw fieldError('dir', `${dir} is not a directory`);
     where = { dir };
-    if (block.gzip !== undefined && typeof block.gzip !== 'boolean') throw fieldError('gzip', 'must be true or false');
   } else {
     where = { prefix: resolve(baseDir, block.file!) };
   }
