@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { gunzipSync } from 'node:zlib';
 import { join } from 'node:path';
 import { WebSocket } from 'ws';
-import { startGateway, startBackend, spawnCli, pseudoRandom, seededSizes, sessionsDrained, sha256, tempDir, until, closed } from './support/index.js';
+import { REPO_ROOT, runCli, startGateway, startBackend, spawnCli, pseudoRandom, seededSizes, sessionsDrained, sha256, tempDir, until, closed } from './support/index.js';
 import { novncFrame, parseNovncEntry, type NovncFrame } from '../src/proxy/recording/novnc-format.js';
 
 /** A backend that greets with `greeting` random bytes, then echoes everything. */
@@ -236,4 +236,36 @@ test('a Guacamole route (framing: guacamole) records guacd\'s instructions, and 
   // Each direction in its own order; guacd's instructions all, the client's key and mouse only.
   assert.equal(text.replace(ins('key', '65', '1'), '').replace(ins('mouse', '1', '2', '0'), ''), down.join(''));
   assert.ok(text.includes(ins('key', '65', '1')) && text.includes(ins('mouse', '1', '2', '0')));
+});
+
+test('wsgate replay: every client gets the recorded server bytes, exactly and in order; usage errors exit 2', { timeout: 30_000 }, async (t) => {
+  const dir = tempDir(t, 'replay');
+  const greeting = pseudoRandom(80_000, 21);
+  const backend = await echoBackend(t, greeting);
+  const gw = await startGateway({ routes: [{ path: '*', handler: 'tcp-proxy', target: `127.0.0.1:${backend.port}`, record: { dir, gzip: true } }] });
+  t.after(() => gw.stop());
+  const sent = await session(gw.url('/'), greeting.length, 20, 22);
+  await sessionsDrained(gw.gateway);
+  const file = join(dir, readdirSync(dir)[0]!);
+  await until(() => { try { return gunzipSync(readFileSync(file)).toString('latin1').endsWith("'EOF'];\n"); } catch { return false; } }, { timeoutMs: 5000, what: 'the recording complete' });
+  const replay = await spawnCli(['replay', file, '--port', '0', '--speed', '0', '--close-at-end']);
+  t.after(() => (replay.child.kill('SIGTERM'), replay.exited));
+  for (let client = 0; client < 2; client++) {
+    const ws = new WebSocket(`ws://127.0.0.1:${replay.port}/`, ['binary']);
+    const got: Buffer[] = [];
+    ws.on('message', (m: Buffer) => got.push(m));
+    ws.on('open', () => ws.send('ignored'));
+    const end = await closed(ws);
+    assert.equal(end.code, 1000);
+    assert.equal(sha256(Buffer.concat(got)), sha256(sent.down), `client ${client}`);
+  }
+  const noFile = await runCli(['replay', '--port', '0']);
+  assert.equal(noFile.code, 2);
+  assert.match(noFile.stderr, /give one recording FILE/);
+  const notRecording = await runCli(['replay', join(REPO_ROOT, 'package.json'), '--port', '0']);
+  assert.equal(notRecording.code, 2);
+  assert.match(notRecording.stderr, /not a recording/);
+  const help = await runCli(['replay', '--help']);
+  assert.equal(help.code, 0);
+  assert.match(help.stdout, /^Usage: wsgate replay FILE --port PORT/);
 });
