@@ -20,6 +20,7 @@ const FIELD_TO_OPTION: Record<string, string> = {
   'routes[0].connectTimeout': '--connect-timeout',
   'routes[0].localAddress': '--local-address',
   'routes[0].resolver': '--token-plugin/--token-source',
+  'routes[0].record': '--record',
   'defaults.heartbeat': '--heartbeat',
   'defaults.heartbeatTimeout': '--heartbeat-timeout',
   'defaults.idleTimeout': '--session-idle-timeout',
@@ -178,6 +179,8 @@ function proxyRoute(v: Values, target: string | undefined, resolver: Record<stri
     token: resolver && v['host-token'] ? { from: 'host' } : undefined,
     connectTimeout: numberOption(v, 'connect-timeout'),
     localAddress: v['local-address'],
+    // websockify's --record: every frame both ways, FILE.<n> per session.
+    record: v.record !== undefined ? { file: v.record, format: 'novnc', inputs: true } : undefined,
   });
 }
 

@@ -26,6 +26,8 @@ export async function main(argv: string[]): Promise<number> {
   if (argv[0] === 'tokens') return (await import('./tokens-command.js')).runTokensCommand(argv.slice(1));
   // `wsgate cluster-proxy ...` runs the far end of the cluster hand-off instead of a gateway.
   if (argv[0] === 'cluster-proxy') return (await import('./cluster-proxy-command.js')).runClusterProxyCommand(argv.slice(1));
+  // `wsgate replay FILE --port P` plays a session recording to WebSocket clients.
+  if (argv[0] === 'replay') return (await import('./replay-command.js')).runReplayCommand(argv.slice(1));
   let command;
   try {
     command = parseCommandLine(argv);

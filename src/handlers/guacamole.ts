@@ -22,6 +22,7 @@ import { clientInfo, clientSettingsFromQuery } from '../proxy/guacamole/client-i
 import { encodeInstruction } from '../proxy/guacamole/instruction.js';
 import { GuacamoleStatus, statusReason } from '../proxy/guacamole/status.js';
 import { tunnelRelayOptions, tunnelSchema, type TunnelOptions } from '../proxy/guacamole/route-options.js';
+import { recordSchema, routeRecording, startRecording, type RecordBlock } from '../proxy/recording/recorder.js';
 
 interface GuacamoleOptions extends TunnelOptions {
   /** host:port of guacd (default 127.0.0.1:4822); a record's guacdhost/guacdport win. */
@@ -34,6 +35,7 @@ interface GuacamoleOptions extends TunnelOptions {
   connectTimeout?: number;
   localAddress?: string;
   keepAlive?: number | false;
+  record?: RecordBlock;
 }
 
 interface TunnelState {
@@ -68,11 +70,13 @@ export const createGuacamole: HandlerFactory = async (ctx) => {
       localAddress: { type: 'string', minLength: 1 },
       keepAlive: { anyOf: [{ type: 'number', minimum: 0 }, { const: false }] },
       ...tunnelSchema,
+      record: recordSchema,
     },
   });
   const guacd = guacdAddress(opts.guacd ?? '127.0.0.1:4822', ctx.invalid);
   const tokens = await TokenTargets.create(ctx, { token: opts.token, resolver: opts.resolver, allow: opts.allow, keys: SETTINGS_KEYS, fallback: guacd });
   const tunnel = { ...tunnelRelayOptions({ invalid: ctx.invalid, log: ctx.log, closeTimeoutMs: ctx.route.closeTimeout }, opts, { backendIdleMs: BACKEND_IDLE_MS, nopIntervalMs: NOP_INTERVAL_MS }), log: ctx.log };
+  const recording = opts.record ? routeRecording(opts.record, ctx.invalid, ctx.baseDir, ['guac']) : null;
   const clientSettings = opts.clientSettings ?? [];
   const dialOptions = {
     timeoutMs: parseSeconds(opts.connectTimeout ?? 30),
@@ -114,6 +118,7 @@ export const createGuacamole: HandlerFactory = async (ctx) => {
         // say nothing about the token or guacd's connection id (which lets anyone reaching guacd join).
         greeting: encodeInstruction(['', randomUUID()]),
         handshake: new GuacdHandshake(state.settings!, state.client),
+        recorder: recording && startRecording(recording, session.id, ctx.log),
       });
       state.settings = null;
       state.relay.start();

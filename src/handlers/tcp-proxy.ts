@@ -17,6 +17,7 @@ import { HandoffError } from '../proxy/cluster-handoff/frame.js';
 import { GuacamoleRelay } from '../proxy/guacamole/relay.js';
 import { tunnelRelayOptions, tunnelSchema, type TunnelOptions } from '../proxy/guacamole/route-options.js';
 import { GuacamoleStatus, statusReason } from '../proxy/guacamole/status.js';
+import { recordSchema, routeRecording, startRecording, type RecordBlock } from '../proxy/recording/recorder.js';
 
 interface TcpProxyOptions extends TunnelOptions {
   /** `guacamole`: whole Guacamole instructions per message, both ways (subprotocol `guacamole`). */
@@ -32,6 +33,7 @@ interface TcpProxyOptions extends TunnelOptions {
   resolver?: ResolverBlock;
   allow?: string[];
   clusterHandoff?: unknown;
+  record?: RecordBlock;
 }
 
 interface ProxyState {
@@ -59,6 +61,7 @@ export const createTcpProxy: HandlerFactory = async (ctx) => {
       clusterHandoff: { type: 'object' },
       framing: { enum: ['none', 'guacamole'] },
       ...tunnelSchema,
+      record: recordSchema,
     },
   });
   const guacamole = opts.framing === 'guacamole';
@@ -75,6 +78,8 @@ export const createTcpProxy: HandlerFactory = async (ctx) => {
   const connectTimeoutMs = parseSeconds(opts.connectTimeout ?? 30);
   // The original's Timeout was the connect timeout and, in Guacamole mode, the backend's idle timeout too.
   const tunnel = guacamole ? { ...tunnelRelayOptions({ invalid: ctx.invalid, log: ctx.log, closeTimeoutMs: ctx.route.closeTimeout }, opts, { backendIdleMs: connectTimeoutMs, nopIntervalMs: 0 }), log: ctx.log } : null;
+  // A Guacamole tunnel records Guacamole's format (or frames, as noVNC's); a byte stream noVNC's or FBS.
+  const recording = opts.record ? routeRecording(opts.record, ctx.invalid, ctx.baseDir, guacamole ? ['guac', 'novnc'] : ['novnc', 'fbs']) : null;
   const dialOptions = {
     timeoutMs: connectTimeoutMs,
     localAddress: opts.localAddress,
@@ -113,7 +118,7 @@ export const createTcpProxy: HandlerFactory = async (ctx) => {
     open(state, session) {
       if (tokens && state.token !== undefined) tokens.track(state.token, session, tunnel ? statusReason(GuacamoleStatus.CLIENT_UNAUTHORIZED) : undefined);
       if (tunnel) {
-        const guacamole = new GuacamoleRelay(session, state.backend, tunnel);
+        const guacamole = new GuacamoleRelay(session, state.backend, { ...tunnel, recorder: recording && startRecording(recording, session.id, ctx.log) });
         guacamole.start();
         state.relay = guacamole;
         return;
@@ -123,6 +128,7 @@ export const createTcpProxy: HandlerFactory = async (ctx) => {
         closeTimeoutMs: ctx.route.closeTimeout,
         log: ctx.log,
         traffic: ctx.log.isLevelEnabled('trace'),
+        recorder: recording && startRecording(recording, session.id, ctx.log),
       }, state.backend.earlyError);
     },
     message(state, _session, data, isBinary) {

@@ -11,6 +11,7 @@ import type { Session } from '../session/session.js';
 import type { BackendReader } from './backend-reader.js';
 import type { Logger } from '../observability/logger.js';
 import { decodeBase64, type Encoding } from './codec.js';
+import type { Recorder } from './recording/recorder.js';
 
 export interface RelayOptions {
   encoding: Encoding;
@@ -19,6 +20,8 @@ export interface RelayOptions {
   log: Logger;
   /** Log every backend chunk (websockify --traffic; the runtime logs the client's messages). */
   traffic: boolean;
+  /** The session's recording, if the route records: it sees each chunk as it passes, both ways. */
+  recorder?: Recorder | null;
 }
 
 /** The client's side of a relay, driven by the handler's hooks. */
@@ -32,6 +35,7 @@ export interface Relay {
 export function relay(session: Session, backend: Socket, reader: BackendReader, opts: RelayOptions, earlyError: NodeJS.ErrnoException | null = null): Relay {
   // Taken apart so the closures below (which live as long as the session) do not keep `opts`.
   const { traffic, log, closeTimeoutMs } = opts;
+  const recorder = opts.recorder ?? null;
   const base64 = opts.encoding === 'base64';
   let backendPaused = false;
   let clientPaused = false;
@@ -47,6 +51,7 @@ export function relay(session: Session, backend: Socket, reader: BackendReader, 
       release?.(); // closing: the client will not get more
       return;
     }
+    recorder?.toClient(chunk);
     let below: boolean;
     if (base64) {
       below = session.send(chunk.toString('base64'), false);
@@ -77,6 +82,7 @@ export function relay(session: Session, backend: Socket, reader: BackendReader, 
       return;
     }
     if (backend.destroyed || backend.writableEnded) return;
+    recorder?.fromClient(bytes);
     if (!backend.write(bytes) && !clientPaused) {
       clientPaused = true;
       session.pauseReading();
@@ -96,6 +102,7 @@ export function relay(session: Session, backend: Socket, reader: BackendReader, 
   if (backend.destroyed) backendGone();
 
   const clientClosed = () => {
+    recorder?.end();
     if (backendPaused) session.removeListener('drain', resumeBackend);
     reader.unhold();
     if (backend.destroyed) return;

@@ -20,6 +20,7 @@ import { ClientMessageChecker } from './client-messages.js';
 import { GuacamoleStatus, statusReason, webSocketCodeOf } from './status.js';
 import type { HandshakeStep } from './guacd-handshake.js';
 import type { Relay } from '../relay.js';
+import type { Recorder } from '../recording/recorder.js';
 
 export interface GuacamoleRelayOptions {
   /** After the session ends, how long the backend may take to finish before it is destroyed. */
@@ -36,6 +37,8 @@ export interface GuacamoleRelayOptions {
   greeting?: string;
   /** Runs on the backend's first instructions before the browser sees any. */
   handshake?: RelayHandshake;
+  /** The session's recording: what goes to the browser after the handshake, and what the browser sends on. */
+  recorder?: Recorder | null;
 }
 
 export interface RelayHandshake {
@@ -154,6 +157,7 @@ export class GuacamoleRelay implements Relay {
     if (this.#nopTimer) clearTimeout(this.#nopTimer);
     if (this.#backendPaused) this.#session.removeListener('drain', this.#resumeBackend);
     reader.unhold();
+    this.#opts.recorder?.end();
     if (socket.destroyed) return;
     socket.end();
     const timer = setTimeout(() => socket.destroy(), this.#opts.closeTimeoutMs);
@@ -192,12 +196,15 @@ export class GuacamoleRelay implements Relay {
 
   #send(message: Buffer, written: (() => void) | undefined): boolean {
     this.#lastSentAt = Date.now();
+    // The gateway's own nop is no part of the session (the format leaves out the tunnel's instructions).
+    if (message !== NOP) this.#opts.recorder?.toClient(message);
     return this.#session.send(message, false, written);
   }
 
   #write(bytes: Buffer): void {
     const socket = this.#backend.socket;
     if (socket.destroyed || socket.writableEnded) return;
+    this.#opts.recorder?.fromClient(bytes);
     if (!socket.write(bytes)) this.#pauseClient();
   }
 
