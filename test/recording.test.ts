@@ -227,9 +227,10 @@ test('a Guacamole route (framing: guacamole) records guacd\'s instructions, and 
   await until(() => got.includes(ins('sync', '1')) && got.includes('4.ping'), { timeoutMs: 5000, what: () => `got ${got}` });
   ws.close(1000);
   await sessionsDrained(gw.gateway);
-  const [name] = readdirSync(dir);
-  assert.match(name!, /\.guac$/);
-  const file = join(dir, name!);
+  // The file is opened asynchronously (a recording never blocks the relay): wait for it.
+  const name = await until(() => readdirSync(dir)[0], { timeoutMs: 5000, what: 'the recording file' });
+  assert.match(name, /\.guac$/);
+  const file = join(dir, name);
   const expected = down.join('') + ins('key', '65', '1') + ins('mouse', '1', '2', '0');
   await until(() => readFileSync(file, 'utf8').length >= expected.length, { timeoutMs: 5000, what: () => `the recording written: ${JSON.stringify(readFileSync(file, 'utf8'))}` });
   const text = readFileSync(file, 'utf8');
