@@ -138,10 +138,10 @@ export function guacamoleE2eTests(generation: ClientGeneration): void {
     // The generation is the one claimed: the old tunnel refuses a message not ending on an instruction boundary.
     assert.equal(client.source.includes('Incomplete instruction.'), !generation.buffering, `${what}: not the ${generation.buffering ? 'buffering' : '1.5.0'} tunnel`);
     // guacd sends nop every 5 s when idle (its default), also here.
-    guacd = await startGuacdStandin({ afterDraw: NAMES.map((n) => instruction('name', n)).join('') });
+    guacd = await startGuacdStandin({ square: true, afterDraw: NAMES.map((n) => instruction('name', n)).join('') });
     refusing = await startGuacdStandin({ refuse: { message: 'No such desktop', status: 0x0207 } });
     // Silent after drawing: only the gateway's ping answers reach the browser.
-    greeting = await startGuacdStandin({ greet: true, nopMs: 600_000 });
+    greeting = await startGuacdStandin({ greet: true, square: true, nopMs: 600_000 });
     const db = new Database(join(dir, 'conns.db'));
     db.exec('CREATE TABLE conns (token TEXT, protocol TEXT, hostname TEXT, port TEXT, password TEXT, guacdhost TEXT, guacdport TEXT)');
     db.prepare('INSERT INTO conns VALUES (?, ?, ?, ?, ?, ?, ?)').run('tok-desk', 'vnc', 'desk.lan', '5901', 'pw', null, null);

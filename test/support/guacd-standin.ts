@@ -5,8 +5,8 @@
 //   select <protocol>  ->  args VERSION_1_5_0 <names of the protocol's parameters>
 //   size/audio/video/image/timezone/name  ->  remembered
 //   connect <version> <values>  ->  checked: one value per name, in args order
-//   ready $<id>, then: size, rect + cfill, sync (a 1024x768 orange screen), a blue
-//   100x100 square at (200, 100), sync
+//   ready $<id>, then: size, rect + cfill, sync (a 1024x768 orange screen), and with
+//   `square` a blue 100x100 square at (200, 100), sync
 // Afterwards it records the client's key, mouse and sync instructions (events
 // in-process; lines on stdout when run as a program), sends nop when idle,
 // and can stream instructions in random chunks with multi-byte text.
@@ -44,6 +44,8 @@ export interface StandinOptions {
   afterDraw?: string;
   /** nop after this long without sending (guacd: 5 s). */
   nopMs?: number;
+  /** After the first frame, draw a blue 100x100 square at (200, 100) and sync again. */
+  square?: boolean;
   /** Play a server past the handshake: send the tunnel UUID instruction, then draw; no `select` expected. */
   greet?: boolean;
 }
@@ -131,8 +133,8 @@ function serve(socket: net.Socket, opts: StandinOptions, events: EventEmitter): 
 
   const draw = async () => {
     send(instruction('size', 0, 1024, 768) + instruction('rect', 0, 0, 0, 1024, 768) + instruction('cfill', 14, 0, 255, 128, 0, 255) + instruction('sync', Date.now(), 0));
-    // A blue square at (200, 100), 100x100: something to find at its place.
-    send(instruction('rect', 0, 200, 100, 100, 100) + instruction('cfill', 14, 0, 0, 0, 255, 255) + instruction('sync', Date.now(), 0));
+    // A blue square at (200, 100), 100x100, in a second frame: something to find at its place.
+    if (opts.square) send(instruction('rect', 0, 200, 100, 100, 100) + instruction('cfill', 14, 0, 0, 0, 255, 255) + instruction('sync', Date.now(), 0));
     if (opts.afterDraw) await writeChunked(socket, Buffer.from(opts.afterDraw), 7, () => (lastSent = Date.now()));
     if (opts.streamBytes) await writeChunked(socket, streamedBytes(opts.streamBytes), opts.streamBytes, () => (lastSent = Date.now()));
   };
@@ -238,7 +240,7 @@ async function main(): Promise<void> {
   };
   const serve = arg('serve');
   if (serve !== undefined && serve !== 'connected') throw new Error(`--serve: only "connected" is known, not ${serve}`);
-  const standin = await startGuacdStandin({ streamBytes: arg('stream-bytes') ? Number(arg('stream-bytes')) : undefined, greet: serve === 'connected' }, Number(arg('port') ?? 4822), arg('host') ?? '127.0.0.1');
+  const standin = await startGuacdStandin({ streamBytes: arg('stream-bytes') ? Number(arg('stream-bytes')) : undefined, greet: serve === 'connected', square: true }, Number(arg('port') ?? 4822), arg('host') ?? '127.0.0.1');
   const line = (what: string, value: unknown) => process.stdout.write(`${what} ${JSON.stringify(value)}\n`);
   for (const what of ['greeted', 'connect', 'key', 'mouse', 'argv', 'protocol-error']) standin.events.on(what, (v) => line(what, v));
   line('listening', standin.port);
