@@ -1,6 +1,6 @@
 // Benchmark entry point: runs wsgate, websockify and the floor relay side by
 // side, interleaved by round, and prints medians and ratios.
-// Usage: node dist/bench/run.js [--quick] [--rounds=N] [--only=echo,setup,resolvers,cluster] [--gateways=wsgate,floor]
+// Usage: node dist/bench/run.js [--quick] [--rounds=N] [--only=echo,setup,resolvers,cluster,guacamole] [--gateways=wsgate,floor]
 //        [--wsgate-args="--workers auto"] [--baseline=DIR]
 // (--only/--gateways/--rounds are for iterating on one scenario; the default is the full comparison;
 // --wsgate-args appends options to every wsgate start, after any a scenario sets itself;
@@ -32,6 +32,7 @@ import { idleSessions, setupRate, websockifyIdleCap } from './scenarios/sessions
 import { closeAfterLastByte, tcpToWs, wsToTcp } from './scenarios/throughput.js';
 import { renderResolverRates, resolverSetupRates } from './resolvers.js';
 import { clusterRates, renderClusterRates } from './cluster.js';
+import { guacamoleRates, renderGuacamoleRates } from './guacamole.js';
 import { Scope, TimeoutError, freePort, log, sleep, withTimeout } from './util.js';
 
 const arg = (name: string): string | undefined =>
@@ -184,12 +185,14 @@ async function main(): Promise<void> {
       .filter((sc) => sc.wsgateArgs?.length && ranWsgate(results, sc))
       .map((sc) => `${sc.id} ran wsgate with ${wsgateArgsOf(sc).join(' ')}: several processes each grow their own heap, so per-session figures there run higher than in one process and are not directly comparable with the other rows.`),
   ];
-  process.stdout.write(`\nwsgate bench (${quick ? 'quick' : 'full'}, ${rounds} round${rounds > 1 ? 's' : ''}; medians)\n`);
-  process.stdout.write(`${wsgateArgsLine()}\n`);
-  if (baselineDir) process.stdout.write(`baseline: ${baselineDir} (${baselineCommit(baselineDir) ?? 'git log failed'}), run with the same arguments as wsgate\n`);
-  process.stdout.write('\n' + renderTable(rows, cols) + '\n\n');
-  process.stdout.write('Ratios: >1 means wsgate is better; "(inv)" rows are lower-is-better, so other/wsgate.\n');
-  for (const n of new Set(notes)) process.stdout.write(`- ${n}\n`);
+  process.stdout.write(`\nwsgate bench (${quick ? 'quick' : 'full'}, ${rounds} round${rounds > 1 ? 's' : ''}; medians; 1-min load at start ${load.toFixed(2)})\n`);
+  if (scenarios.length) {
+    process.stdout.write(`${wsgateArgsLine()}\n`);
+    if (baselineDir) process.stdout.write(`baseline: ${baselineDir} (${baselineCommit(baselineDir) ?? 'git log failed'}), run with the same arguments as wsgate\n`);
+    process.stdout.write('\n' + renderTable(rows, cols) + '\n\n');
+    process.stdout.write('Ratios: >1 means wsgate is better; "(inv)" rows are lower-is-better, so other/wsgate.\n');
+    for (const n of new Set(notes)) process.stdout.write(`- ${n}\n`);
+  }
 
   // Issue 3: what a token lookup costs per session, through each store.
   const resolverRates = !only || only.includes('resolvers') ? await resolverSetupRates(quick) : [];
@@ -197,6 +200,9 @@ async function main(): Promise<void> {
   // The cluster hand-off: setup and throughput through gateway + cluster proxy vs the gateway alone.
   const cluster = !only || only.includes('cluster') ? await clusterRates(quick) : null;
   if (cluster) process.stdout.write(renderClusterRates(cluster));
+  // Guacamole framing vs the binary relay vs guacamole-lite, on the same streams.
+  const guacamole = !only || only.includes('guacamole') ? await guacamoleRates(quick, rounds) : null;
+  if (guacamole) process.stdout.write(renderGuacamoleRates(guacamole));
 
   const dir = `${REPO_ROOT}bench/results`;
   mkdirSync(dir, { recursive: true });
@@ -211,6 +217,7 @@ async function main(): Promise<void> {
     notes,
     resolverSetupRates: resolverRates,
     cluster,
+    guacamole,
     metrics: rows.map((s) => ({
       ...s.metric,
       medians: Object.fromEntries(Object.entries(s.cells).map(([g, c]) => [g, c.median])),

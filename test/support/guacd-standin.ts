@@ -5,12 +5,19 @@
 //   select <protocol>  ->  args VERSION_1_5_0 <names of the protocol's parameters>
 //   size/audio/video/image/timezone/name  ->  remembered
 //   connect <version> <values>  ->  checked: one value per name, in args order
-//   ready $<id>, then: size, rect + cfill, sync (a 1024x768 orange screen)
+//   ready $<id>, then: size, rect + cfill, sync (a 1024x768 orange screen), and with
+//   `square` a blue 100x100 square at (200, 100), sync
 // Afterwards it records the client's key, mouse and sync instructions (events
 // in-process; lines on stdout when run as a program), sends nop when idle,
 // and can stream instructions in random chunks with multi-byte text.
 //
-//   node dist/test/support/guacd-standin.js --port 4822 [--host 127.0.0.1] [--stream-bytes N]
+// With `greet` it plays a server that has done the handshake already (as
+// Guacamole's own Java server does, in front of guacd): to every TCP client
+// it sends the tunnel UUID instruction `0.,36.<uuid>;` at once, then draws,
+// without waiting for `select`. That is what the stock web client needs
+// behind a plain tcp-proxy route with `framing: guacamole`.
+//
+//   node dist/test/support/guacd-standin.js --port 4822 [--host 127.0.0.1] [--stream-bytes N] [--serve connected]
 import net from 'node:net';
 import { EventEmitter } from 'node:events';
 import { randomUUID } from 'node:crypto';
@@ -37,6 +44,10 @@ export interface StandinOptions {
   afterDraw?: string;
   /** nop after this long without sending (guacd: 5 s). */
   nopMs?: number;
+  /** After the first frame, draw a blue 100x100 square at (200, 100) and sync again. */
+  square?: boolean;
+  /** Play a server past the handshake: send the tunnel UUID instruction, then draw; no `select` expected. */
+  greet?: boolean;
 }
 
 /** What the stand-in saw in one handshake. */
@@ -57,7 +68,7 @@ export interface StandinConnect {
 
 export interface Standin {
   port: number;
-  /** 'connect' (StandinConnect), 'key', 'mouse', 'sync', 'argv' ({ name, value }), 'instruction' (elements), 'protocol-error' (message), 'closed'. */
+  /** 'greeted' (the UUID sent, with `greet`), 'connect' (StandinConnect), 'key', 'mouse', 'sync', 'argv' ({ name, value }), 'instruction' (elements), 'protocol-error' (message), 'closed'. */
   events: EventEmitter;
   /** Connections accepted so far. */
   readonly connections: number;
@@ -122,9 +133,19 @@ function serve(socket: net.Socket, opts: StandinOptions, events: EventEmitter): 
 
   const draw = async () => {
     send(instruction('size', 0, 1024, 768) + instruction('rect', 0, 0, 0, 1024, 768) + instruction('cfill', 14, 0, 255, 128, 0, 255) + instruction('sync', Date.now(), 0));
+    // A blue square at (200, 100), 100x100, in a second frame: something to find at its place.
+    if (opts.square) send(instruction('rect', 0, 200, 100, 100, 100) + instruction('cfill', 14, 0, 0, 0, 255, 255) + instruction('sync', Date.now(), 0));
     if (opts.afterDraw) await writeChunked(socket, Buffer.from(opts.afterDraw), 7, () => (lastSent = Date.now()));
     if (opts.streamBytes) await writeChunked(socket, streamedBytes(opts.streamBytes), opts.streamBytes, () => (lastSent = Date.now()));
   };
+
+  if (opts.greet) {
+    const uuid = randomUUID();
+    send(instruction('', uuid));
+    events.emit('greeted', uuid);
+    phase = 'running';
+    void draw();
+  }
 
   socket.on('data', (chunk: Buffer) => {
     let instructions: string[][];
@@ -217,9 +238,11 @@ async function main(): Promise<void> {
     const i = process.argv.indexOf(`--${name}`);
     return i > 0 ? process.argv[i + 1] : undefined;
   };
-  const standin = await startGuacdStandin({ streamBytes: arg('stream-bytes') ? Number(arg('stream-bytes')) : undefined }, Number(arg('port') ?? 4822), arg('host') ?? '127.0.0.1');
+  const serve = arg('serve');
+  if (serve !== undefined && serve !== 'connected') throw new Error(`--serve: only "connected" is known, not ${serve}`);
+  const standin = await startGuacdStandin({ streamBytes: arg('stream-bytes') ? Number(arg('stream-bytes')) : undefined, greet: serve === 'connected', square: true }, Number(arg('port') ?? 4822), arg('host') ?? '127.0.0.1');
   const line = (what: string, value: unknown) => process.stdout.write(`${what} ${JSON.stringify(value)}\n`);
-  for (const what of ['connect', 'key', 'mouse', 'argv', 'protocol-error']) standin.events.on(what, (v) => line(what, v));
+  for (const what of ['greeted', 'connect', 'key', 'mouse', 'argv', 'protocol-error']) standin.events.on(what, (v) => line(what, v));
   line('listening', standin.port);
   process.on('SIGTERM', () => void standin.close().then(() => process.exit(0)));
 }
