@@ -113,7 +113,7 @@ test('edge-policy errors name FILE:LINE and the field', async () => {
   await assertError('origin: nonsense\nroutes: [{ path: /a, handler: echo }]\n', 1, 'origin', /"nonsense" is not an origin/);
   await assertError('routes:\n  - path: /a\n    handler: echo\n    refuse: maybe\n', 4, 'routes[0].refuse', /must be one of "http", "close", "auto"/);
   await assertError('routes:\n  - path: /a\n    handler: echo\n    auth:\n      - { type: ldap }\n', 5, 'routes[0].auth[0].type', /must be one of "cert", "basic", "jwt"/);
-  await assertError('routes:\n  - path: /a\n    handler: echo\n    auth:\n      - type: basic\n        users: u.txt\n        passwd: x\n', 5, 'routes[0].auth[0].passwd', /unknown field/);
+  await assertError('routes:\n  - path: /a\n    handler: echo\n    auth:\n      - type: basic\n        users: u.txt\n        passwd: x\n', 7, 'routes[0].auth[0].passwd', /unknown field/);
   await assertError('routes:\n  - path: /a\n    handler: echo\n    auth:\n      - { type: basic }\n', 5, 'routes[0].auth[0].users', /is required/);
   await assertError('routes:\n  - path: /a\n    handler: echo\n    auth:\n      - { type: jwt, secret: x }\n', 5, 'routes[0].auth[0].audience', /is required/);
   await assertError('routes:\n  - path: /a\n    handler: echo\n    auth:\n      - { type: jwt, secret: x, jwks: k.json, audience: a }\n', 5, 'routes[0].auth[0].jwks', /give one of/);

@@ -61,7 +61,8 @@ export class RateLimiter {
       b.tokens -= 1;
       return 0;
     }
-    return Math.ceil((1 - b.tokens) / this.#perMs);
+    // (Less a hair, so that float error does not round a whole millisecond up.)
+    return Math.max(1, Math.ceil((1 - b.tokens) / this.#perMs - 1e-6));
   }
 
   get size(): number {
