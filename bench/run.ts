@@ -1,6 +1,6 @@
 // Benchmark entry point: runs wsgate, websockify and the floor relay side by
 // side, interleaved by round, and prints medians and ratios.
-// Usage: node dist/bench/run.js [--quick] [--rounds=N] [--only=echo,setup,resolvers,cluster] [--gateways=wsgate,floor]
+// Usage: node dist/bench/run.js [--quick] [--rounds=N] [--only=echo,setup,resolvers,cluster,policies] [--gateways=wsgate,floor]
 //        [--wsgate-args="--workers auto"] [--baseline=DIR]
 // (--only/--gateways/--rounds are for iterating on one scenario; the default is the full comparison;
 // --wsgate-args appends options to every wsgate start, after any a scenario sets itself;
@@ -32,6 +32,7 @@ import { idleSessions, setupRate, websockifyIdleCap } from './scenarios/sessions
 import { closeAfterLastByte, tcpToWs, wsToTcp } from './scenarios/throughput.js';
 import { renderResolverRates, resolverSetupRates } from './resolvers.js';
 import { clusterRates, renderClusterRates } from './cluster.js';
+import { policySetupRates, renderPolicyRates } from './policies.js';
 import { Scope, TimeoutError, freePort, log, sleep, withTimeout } from './util.js';
 
 const arg = (name: string): string | undefined =>
@@ -197,6 +198,9 @@ async function main(): Promise<void> {
   // The cluster hand-off: setup and throughput through gateway + cluster proxy vs the gateway alone.
   const cluster = !only || only.includes('cluster') ? await clusterRates(quick) : null;
   if (cluster) process.stdout.write(renderClusterRates(cluster));
+  // What the edge policy (origin, Basic, JWT) costs per session.
+  const policyRates = !only || only.includes('policies') ? await policySetupRates(quick) : [];
+  if (policyRates.length) process.stdout.write(renderPolicyRates(policyRates));
 
   const dir = `${REPO_ROOT}bench/results`;
   mkdirSync(dir, { recursive: true });
@@ -211,6 +215,7 @@ async function main(): Promise<void> {
     notes,
     resolverSetupRates: resolverRates,
     cluster,
+    policySetupRates: policyRates,
     metrics: rows.map((s) => ({
       ...s.metric,
       medians: Object.fromEntries(Object.entries(s.cells).map(([g, c]) => [g, c.median])),
