@@ -27,7 +27,9 @@ before(async () => {
   // Low costs keep the test quick; the file format is what matters here.
   const alice = await bcrypt.hash('alice-pw', 4);
   const bob = await argon2.hash('bob-pw', { type: argon2.argon2id, memoryCost: 4096, timeCost: 2, parallelism: 1 });
-  await writeFile(usersFile, `# user:hash\nalice:${alice}\n\nbob:${bob}\n`);
+  // htpasswd -B writes bcrypt as $2y$.
+  const dave = (await bcrypt.hash('dave-pw', 4)).replace('$2b$', '$2y$');
+  await writeFile(usersFile, `# user:hash\nalice:${alice}\n\nbob:${bob}\ndave:${dave}\n`);
   pki = makePki(dir);
 });
 
@@ -52,6 +54,7 @@ test('Basic against a users file: bcrypt and argon2id hashes accepted; wrong, un
     const at = (headers?: Record<string, string>) => answerOf(gw.url('/e'), { headers });
     assert.equal((await at(basic('alice', 'alice-pw'))).status, 101);
     assert.equal((await at(basic('bob', 'bob-pw'))).status, 101);
+    assert.equal((await at(basic('dave', 'dave-pw'))).status, 101);
     for (const headers of [basic('alice', 'wrong'), basic('bob', 'alice-pw'), basic('carol', 'alice-pw'), undefined, { Authorization: 'Bearer x.y.z' }]) {
       const a = await at(headers);
       assert.equal(a.status, 401, JSON.stringify(headers));
