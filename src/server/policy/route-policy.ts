@@ -34,6 +34,7 @@ export class GatewayLimits {
 export type PolicyVerdict = { ok: true; identity: Identity; leave: () => void } | { ok: false; refusal: Refusal };
 
 const NO_IDENTITY: Identity = Object.freeze({});
+const HOLD_NOTHING = (): void => {};
 
 export class RoutePolicy {
   readonly refuse: RefuseMode;
@@ -104,7 +105,8 @@ export class RoutePolicy {
       }
       taken.push(() => counts.leave(address));
     }
-    return { ok: true, identity, leave };
+    // Without limits nothing is held: a shared no-op instead of a closure kept by every session.
+    return { ok: true, identity, leave: taken.length > 0 ? leave : HOLD_NOTHING };
   }
 
   close(): void {
