@@ -133,8 +133,9 @@ export class BasicAuth implements AuthCheck {
     this.#users?.close();
   }
 
+  /** user:password is unambiguous: a Basic user name has no colon. */
   #digest(user: string, password: string): Buffer {
-    return createHmac('sha256', this.#key).update(user).update('\0').update(password).digest();
+    return createHmac('sha256', this.#key).update(`${user}:${password}`).digest();
   }
 
   #refuse(reason: string, presented: boolean, user?: string): AuthOutcome {
