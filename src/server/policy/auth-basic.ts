@@ -3,11 +3,12 @@
 // reloaded when it changes; or websockify's BasicHTTPAuth, one user and a
 // plain password (compared in constant time).
 //
-// Cost: a hash is slow on purpose. Measured on the 2-core development
-// machine (README, *On the open internet*): bcrypt cost 10 through bcryptjs
-// ~70 ms, and bcryptjs computes on the event loop, so the relay of every
-// other session waits meanwhile; argon2id with the argon2 package's defaults
-// (64 MiB, t=3, p=4) ~40 ms on libuv's thread pool, off the event loop.
+// Cost: a hash is slow on purpose. CPU time per check on the 2-core
+// development machine (README, *On the open internet*): bcrypt cost 10
+// through bcryptjs ~60 ms, computed on the event loop in slices of up to
+// 100 ms, so the relay of every other session waits meanwhile; argon2id with
+// the argon2 package's defaults (64 MiB, t=3, p=4) ~170 ms over 4 threads of
+// libuv's pool, off the event loop; a cached success ~5 µs.
 // So a success is remembered for `cacheTtl` (default 60 s) under an HMAC of
 // the credentials with a key made at startup (never the password itself),
 // at most CACHE_ENTRIES of them; a reload of the file starts a new cache,
