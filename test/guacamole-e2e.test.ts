@@ -21,7 +21,7 @@ import { startGuacdStandin, type Standin, type StandinConnect } from './support/
 
 declare global {
   interface Window {
-    start(query: string): void;
+    start(query: string, path?: string): void;
     t: {
       states: number[];
       tunnelStates: number[];
@@ -52,8 +52,8 @@ const PAGE = `<!doctype html><meta charset="utf-8"><title>wsgate Guacamole e2e</
 <script src="guacamole-common.js"></script>
 <div id="display"></div>
 <script>
-window.start = function (query) {
-  var tunnel = new Guacamole.WebSocketTunnel('/guac');
+window.start = function (query, path) {
+  var tunnel = new Guacamole.WebSocketTunnel(path || '/guac');
   var client = new Guacamole.Client(tunnel);
   var t = window.t = { states: [], tunnelStates: [], errors: [], names: [], uuid: null, client: client };
   client.onstatechange = function (s) { t.states.push(s); };
@@ -93,7 +93,7 @@ before(async () => {
   await writeFile(join(dir, 'web', 'index.html'), PAGE);
   await writeFile(join(dir, 'web', 'guacamole-common.js'), script.source);
   const config = join(dir, 'wsgate.yaml');
-  await writeFile(config, `listen: 127.0.0.1:0\nweb: web\nroutes:\n  - path: /guac\n    handler: guacamole\n    guacd: 127.0.0.1:${standin.port}\n    resolver: { type: sqlite, path: conns.db, query: "SELECT * FROM conns WHERE token = ?" }\n`);
+  await writeFile(config, `listen: 127.0.0.1:0\nweb: web\nroutes:\n  - path: /guac\n    handler: guacamole\n    guacd: 127.0.0.1:${standin.port}\n    resolver: { type: sqlite, path: conns.db, query: "SELECT * FROM conns WHERE token = ?" }\n  - path: /guac-http\n    handler: guacamole\n    guacd: 127.0.0.1:${standin.port}\n    refuse: http\n    resolver: { type: sqlite, path: conns.db, query: "SELECT * FROM conns WHERE token = ?" }\n`);
   const cli = await spawnCli(['--config', config]);
   gateway = {
     port: cli.port,
@@ -117,13 +117,13 @@ after(async () => {
   if (dir) await rm(dir, { recursive: true, force: true });
 }, { timeout: 20_000 });
 
-async function openTunnel(query: string): Promise<Page> {
+async function openTunnel(query: string, path = '/guac'): Promise<Page> {
   const page = await context.newPage();
   const problems: string[] = [];
   page.on('pageerror', (e) => problems.push(e.message));
   page.setDefaultTimeout(15_000);
   await page.goto(`http://127.0.0.1:${gateway.port}/`);
-  await page.evaluate((q) => window.start(q), query);
+  await page.evaluate(([q, p]) => window.start(q!, p!), [query, path]);
   return page;
 }
 
@@ -182,10 +182,19 @@ test('a connection guacd refuses: the web client reports guacd\'s status (519)',
 });
 
 test('an unknown token: the handshake is refused and the client gives up', { timeout: 30_000, skip }, async (t) => {
+  const page = await openTunnel('token=nope', '/guac-http');
+  t.after(() => page.close());
+  await page.waitForFunction(() => window.t.errors.length > 0);
+  const errors = await page.evaluate(() => window.t.errors);
+  // With refuse: http a refused handshake reaches a browser as 1006, which the client maps to UPSTREAM_NOT_FOUND.
+  assert.equal(errors[0]![0], 0x0207, JSON.stringify(errors));
+});
+
+test('an unknown token under the default refusal mode: the client is told CLIENT_UNAUTHORIZED (769) in the close frame', { timeout: 30_000, skip }, async (t) => {
   const page = await openTunnel('token=nope');
   t.after(() => page.close());
   await page.waitForFunction(() => window.t.errors.length > 0);
   const errors = await page.evaluate(() => window.t.errors);
-  // A refused handshake reaches a browser as 1006, which the client maps to UPSTREAM_NOT_FOUND.
-  assert.equal(errors[0]![0], 0x0207, JSON.stringify(errors));
+  assert.equal(errors[0]![0], 0x0301, JSON.stringify(errors));
+  assert.ok(errors.every(([code]) => code === 0x0301), `every report carries the status: ${JSON.stringify(errors)}`);
 });

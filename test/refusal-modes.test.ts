@@ -111,10 +111,10 @@ test('refuse: auto (the default): a close frame for requests with an Origin (bro
   await assertNothingLeft(http.gw);
 });
 
-test('on the guacamole subprotocol the close reason is the numeric Guacamole status (CLIENT_TOO_MANY 0x031D)', async (t) => {
+test('on the guacamole subprotocol the close reason is the numeric Guacamole status, with the close code Guacamole pairs with it', async (t) => {
   const { gw } = await setup(t, { refuse: 'close' });
   const holder = await connect(gw.url('/one'));
-  assert.deepEqual(await told(gw.url('/one'), {}, ['guacamole']), { status: 101, code: 1013, reason: String(0x031d), protocol: 'guacamole' });
+  assert.deepEqual(await told(gw.url('/one'), {}, ['guacamole']), { status: 101, code: 1008, reason: String(0x031d), protocol: 'guacamole' }, 'CLIENT_TOO_MANY');
   holder.close();
   await closed(holder);
   await assertNothingLeft(gw);

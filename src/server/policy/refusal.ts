@@ -17,6 +17,7 @@ import type { RefuseMode } from '../../config/types.js';
 import type { ServedRoute } from '../route-table.js';
 import { offeredProtocols } from '../handshake.js';
 import { requestOrigin } from './origin.js';
+import { GuacamoleStatus, statusReason, webSocketCodeOf } from '../../proxy/guacamole/status.js';
 
 /** What a refusal means to a person, when told in a close frame. */
 export type CloseKind = 'busy' | 'token' | 'backend' | 'backend-timeout' | 'unavailable' | 'internal';
@@ -35,17 +36,18 @@ export interface Refusal {
 }
 
 /**
- * The close frame of each kind. Guacamole's client reads a close reason as a
- * decimal Guacamole status (guacamole-common-js WebSocketTunnel), so on a
- * `guacamole` subprotocol the reason is that number instead of the text.
+ * The close frame of each kind. Guacamole's web client reads a close reason
+ * as a decimal Guacamole status, so on the `guacamole` subprotocol the
+ * reason is that status, with the close code Guacamole pairs with it
+ * (src/proxy/guacamole/status.ts).
  */
 const CLOSE_FRAMES: Record<CloseKind, { code: number; text: string; guacamole: number }> = {
-  busy: { code: 1013, text: 'too many sessions', guacamole: 0x031d }, // CLIENT_TOO_MANY
-  token: { code: 1008, text: 'unknown or expired token', guacamole: 0x0303 }, // CLIENT_FORBIDDEN
-  backend: { code: 1011, text: 'backend unreachable', guacamole: 0x0207 }, // UPSTREAM_NOT_FOUND
-  'backend-timeout': { code: 1011, text: 'backend unreachable', guacamole: 0x0202 }, // UPSTREAM_TIMEOUT
-  unavailable: { code: 1013, text: 'try again later', guacamole: 0x0208 }, // UPSTREAM_UNAVAILABLE
-  internal: { code: 1011, text: 'internal error', guacamole: 0x0200 }, // SERVER_ERROR
+  busy: { code: 1013, text: 'too many sessions', guacamole: GuacamoleStatus.CLIENT_TOO_MANY },
+  token: { code: 1008, text: 'unknown or expired token', guacamole: GuacamoleStatus.CLIENT_UNAUTHORIZED },
+  backend: { code: 1011, text: 'backend unreachable', guacamole: GuacamoleStatus.UPSTREAM_NOT_FOUND },
+  'backend-timeout': { code: 1011, text: 'backend unreachable', guacamole: GuacamoleStatus.UPSTREAM_TIMEOUT },
+  unavailable: { code: 1013, text: 'try again later', guacamole: GuacamoleStatus.UPSTREAM_UNAVAILABLE },
+  internal: { code: 1011, text: 'internal error', guacamole: GuacamoleStatus.SERVER_ERROR },
 };
 
 /** A handler's refusal carries only a status: what it means told in a close frame (400 and the like stay HTTP). */
@@ -74,7 +76,8 @@ export function closeFrameFor(mode: RefuseMode, refusal: Refusal, req: IncomingM
   const offered = offeredProtocols(req) ?? [];
   const protocol = offered.includes('guacamole') ? 'guacamole' : offered[0];
   const frame = CLOSE_FRAMES[refusal.close];
-  return { code: frame.code, reason: protocol === 'guacamole' ? String(frame.guacamole) : frame.text, protocol };
+  if (protocol === 'guacamole') return { code: webSocketCodeOf(frame.guacamole), reason: statusReason(frame.guacamole), protocol };
+  return { code: frame.code, reason: frame.text, protocol };
 }
 
 /**
