@@ -1,13 +1,13 @@
 // WebSocket client side of the scenarios. Every gateway gets the same offer:
 // no subprotocol and no permessage-deflate (websockify 0.10 accepts "no
 // subprotocol" and would ignore the compression offer anyway).
-import WebSocket from 'ws';
+import WebSocket, { type ClientOptions } from 'ws';
 import { chunks, StreamCheck } from './data.js';
 import { nowNs } from './util.js';
 
 /** Starts a connection; listeners can be attached to `ws` before it opens. */
-export function connectWs(url: string): { ws: WebSocket; opened: Promise<void> } {
-  const ws = new WebSocket(url, { perMessageDeflate: false, handshakeTimeout: 15_000 });
+export function connectWs(url: string, options: ClientOptions = {}): { ws: WebSocket; opened: Promise<void> } {
+  const ws = new WebSocket(url, { perMessageDeflate: false, handshakeTimeout: 15_000, ...options });
   // Errors after open (e.g. websockify's close code 1005, which ws rejects as
   // invalid) are reported through 'close'; without a listener they would throw.
   ws.on('error', () => {});

@@ -6,6 +6,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
+import type { ClientOptions } from 'ws';
 import { Backend } from './backend.js';
 import { closeWs, connectWs, readBytes } from './client.js';
 import { REPO_ROOT } from './gateways.js';
@@ -136,11 +137,11 @@ export async function resolverSetupRates(quick: boolean): Promise<ResolverRate[]
   return out;
 }
 
-export async function waitUntilServing(url: string): Promise<void> {
+export async function waitUntilServing(url: string, options: ClientOptions = {}): Promise<void> {
   const t0 = nowNs();
   for (;;) {
     try {
-      await oneSession(url);
+      await oneSession(url, options);
       return;
     } catch (e) {
       if (secondsSince(t0) > 10) throw new Error(`gateway not serving: ${(e as Error).message}`);
@@ -149,8 +150,8 @@ export async function waitUntilServing(url: string): Promise<void> {
   }
 }
 
-async function oneSession(url: string): Promise<void> {
-  const { ws, opened } = connectWs(url);
+async function oneSession(url: string, options: ClientOptions = {}): Promise<void> {
+  const { ws, opened } = connectWs(url, options);
   const first = readBytes(ws, 1);
   first.catch(() => {});
   try {
@@ -162,13 +163,13 @@ async function oneSession(url: string): Promise<void> {
   }
 }
 
-/** Sessions per second, 8 in parallel, each: connect, first byte, close; stops after `budgetS`. */
-export async function setupRate(url: string, total: number, budgetS: number): Promise<number> {
+/** Sessions per second, 8 in parallel (connect, first byte, close), for up to `total` sessions or `budgetS` seconds. */
+export async function setupRate(url: string, total: number, budgetS: number, options: ClientOptions = {}): Promise<number> {
   const t0 = nowNs();
   let done = 0;
   await pool(Array.from({ length: total }), 8, async () => {
     if (secondsSince(t0) > budgetS) return;
-    await oneSession(url);
+    await oneSession(url, options);
     done++;
   });
   return done / secondsSince(t0);

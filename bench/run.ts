@@ -1,6 +1,6 @@
 // Benchmark entry point: runs wsgate, websockify and the floor relay side by
 // side, interleaved by round, and prints medians and ratios.
-// Usage: node dist/bench/run.js [--quick] [--rounds=N] [--only=echo,setup,resolvers,cluster,guacamole] [--gateways=wsgate,floor]
+// Usage: node dist/bench/run.js [--quick] [--rounds=N] [--only=echo,setup,resolvers,cluster,guacamole,policies] [--gateways=wsgate,floor]
 //        [--wsgate-args="--workers auto"] [--baseline=DIR]
 // (--only/--gateways/--rounds are for iterating on one scenario; the default is the full comparison;
 // --wsgate-args appends options to every wsgate start, after any a scenario sets itself;
@@ -33,6 +33,7 @@ import { closeAfterLastByte, tcpToWs, wsToTcp } from './scenarios/throughput.js'
 import { renderResolverRates, resolverSetupRates } from './resolvers.js';
 import { clusterRates, renderClusterRates } from './cluster.js';
 import { guacamoleRates, renderGuacamoleRates } from './guacamole.js';
+import { policySetupRates, renderPolicyRates } from './policies.js';
 import { Scope, TimeoutError, freePort, log, sleep, withTimeout } from './util.js';
 
 const arg = (name: string): string | undefined =>
@@ -203,6 +204,9 @@ async function main(): Promise<void> {
   // Guacamole framing vs the binary relay vs guacamole-lite, on the same streams.
   const guacamole = !only || only.includes('guacamole') ? await guacamoleRates(quick, rounds) : null;
   if (guacamole) process.stdout.write(renderGuacamoleRates(guacamole));
+  // What the edge policy (origin, Basic, JWT) costs per session.
+  const policyRates = !only || only.includes('policies') ? await policySetupRates(quick) : [];
+  if (policyRates.length) process.stdout.write(renderPolicyRates(policyRates));
 
   const dir = `${REPO_ROOT}bench/results`;
   mkdirSync(dir, { recursive: true });
@@ -218,6 +222,7 @@ async function main(): Promise<void> {
     resolverSetupRates: resolverRates,
     cluster,
     guacamole,
+    policySetupRates: policyRates,
     metrics: rows.map((s) => ({
       ...s.metric,
       medians: Object.fromEntries(Object.entries(s.cells).map(([g, c]) => [g, c.median])),

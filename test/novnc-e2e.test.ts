@@ -188,9 +188,9 @@ test(`${GATEWAY}: vnc_auto.html (vnc_lite.html's old name) is the same page, wit
   assert.ok(Math.abs(box.width - 800 * factor) <= 1 && Math.abs(box.height - 600 * factor) <= 1, `canvas ${box.width}x${box.height} in ${screen.width}x${screen.height}`);
 });
 
-test(`${GATEWAY}: an HTTP refusal and an unreachable gateway are told apart, in words`, { skip: WSGATE_ONLY, timeout: 30_000 }, async (t) => {
-  // A gateway whose VNC server is not there answers the upgrade with 502: the browser sees only 1006.
-  const refusing = await startWsgate(['--novnc-app', 'builtin'], `127.0.0.1:${await freePort()}`);
+test(`${GATEWAY}: an HTTP refusal, a refusal in a close frame and an unreachable gateway are told apart, in words`, { skip: WSGATE_ONLY, timeout: 30_000 }, async (t) => {
+  // A gateway whose VNC server is not there answers the upgrade with 502 under --refuse http: the browser sees only 1006.
+  const refusing = await startWsgate(['--novnc-app', 'builtin', '--refuse', 'http'], `127.0.0.1:${await freePort()}`);
   t.after(() => refusing.stop());
   const page = await newPage(context);
   t.after(() => page.close());
@@ -198,6 +198,14 @@ test(`${GATEWAY}: an HTTP refusal and an unreachable gateway are told apart, in 
   await waitForState(page, 'failed');
   assert.equal(await page.locator('#status').innerText(), `The gateway at 127.0.0.1:${refusing.port} refused the connection (HTTP 403/404/502…); see its log`);
   assert.match(refusing.output(), /"status":502/, 'the gateway logged its answer');
+
+  // By default (refuse: auto) the same refusal reaches a browser as a close frame, whose reason the page shows.
+  const telling = await startWsgate(['--novnc-app', 'builtin'], `127.0.0.1:${await freePort()}`);
+  t.after(() => telling.stop());
+  await page.goto(`http://127.0.0.1:${telling.port}/vnc.html?autoconnect=1`);
+  await waitForState(page, 'failed');
+  assert.equal(await page.locator('#status').innerText(), 'The gateway closed the connection: backend unreachable (code 1011)');
+  assert.match(telling.output(), /"status":502,"reason":"[^"]*","closeCode":1011/, 'logged by its HTTP status');
 
   const closedPort = await freePort();
   await page.goto(`http://127.0.0.1:${refusing.port}/vnc.html?autoconnect=1&port=${closedPort}`);

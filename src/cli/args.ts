@@ -9,6 +9,7 @@ import { validateAgainst } from '../config/validate.js';
 import type { GatewayConfig } from '../config/types.js';
 import { OPTIONS } from './options.js';
 import { resolverFromPlugin } from './token-plugins.js';
+import { authFromPlugin, type AuthPluginFields } from './auth-plugins.js';
 
 export type Command = { kind: 'help' } | { kind: 'version' } | { kind: 'run'; config: GatewayConfig; listenTimeout: number };
 
@@ -42,7 +43,16 @@ const FIELD_TO_OPTION: Record<string, string> = {
   handshakeTimeout: '--handshake-timeout',
   maxPendingConnections: '--max-pending-connections',
   maxHeaderSize: '--max-header-size',
+  origin: '--origin',
+  originRequired: '--origin-required',
+  'routes[0].auth': '--auth-plugin/--auth-source',
+  maxSessionsPerAddress: '--max-sessions-per-address',
+  rateLimit: '--rate-limit',
+  refuse: '--refuse',
 };
+
+/** The edge-policy options, which a config file sets per route instead. */
+const POLICY_OPTIONS = ['origin', 'origin-required', 'auth-plugin', 'auth-source', 'max-sessions-per-address', 'rate-limit', 'refuse'];
 
 /** Parsed option values, by long name (see OPTIONS). */
 type Values = Record<string, string | boolean | undefined>;
@@ -86,6 +96,8 @@ function numberOption(v: Values, name: string): number | undefined {
 function configFileForm(v: Values, positionals: string[], logLevel: string | undefined): GatewayConfig {
   if (positionals.length > 0) throw new ConfigError('--config takes the listen address and routes from the file; drop the positional arguments');
   if (v.web !== undefined || v.novnc || v['novnc-app'] !== undefined) throw new ConfigError('with --config, set "web:" in the file instead of --web/--novnc');
+  const policy = POLICY_OPTIONS.find((name) => v[name] !== undefined);
+  if (policy) throw new ConfigError(`with --config, set the edge policy (origin:, auth:, limits, refuse:) in the file instead of --${policy}`);
   const config = loadConfigFile(v.config as string);
   if (logLevel) config.logLevel = logLevel;
   // --workers / --max-sessions win over the file, as --log-level does; checked by the file's own schema.
@@ -120,6 +132,7 @@ function websockifyForm(v: Values, positionals: string[], logLevel: string | und
   }
   const num = (name: string) => numberOption(v, name);
   const defaults = sessionDefaults(v);
+  const auth = authPlugin(v);
   const raw = stripUndefined({
     listen: positionals[0],
     tls: v.cert !== undefined ? stripUndefined({ cert: v.cert, key: v.key, only: true }) : undefined,
@@ -135,14 +148,47 @@ function websockifyForm(v: Values, positionals: string[], logLevel: string | und
     handshakeTimeout: num('handshake-timeout'),
     maxPendingConnections: num('max-pending-connections'),
     maxHeaderSize: v['max-header-size'],
+    ...edgePolicy(v, auth),
     // In the config file "novnc" names the client; on the command line --web is always a directory, as in websockify.
     web: v['novnc-app'] !== undefined ? { novnc: v['novnc-app'] } : v.novnc ? 'novnc' : v.web === 'novnc' ? './novnc' : v.web,
     defaults,
-    routes: [proxyRoute(v, needTarget ? positionals[1] : undefined, resolver)],
+    routes: [{ ...proxyRoute(v, needTarget ? positionals[1] : undefined, resolver), ...(auth.auth ? { auth: auth.auth } : {}) }],
   });
   if ((v.novnc || v['novnc-app'] !== undefined) && v.web !== undefined) throw new ConfigError('give either --web DIR or --novnc, not both');
   if (v.key !== undefined && v.cert === undefined) throw new ConfigError('--key needs --cert');
   return buildConfig(raw, optionFor, process.cwd());
+}
+
+/** --auth-plugin/--auth-source: websockify's auth plugins as the edge policy. */
+function authPlugin(v: Values): AuthPluginFields {
+  const plugin = v['auth-plugin'] as string | undefined;
+  if (plugin === undefined) {
+    if (v['auth-source'] !== undefined) throw new ConfigError('--auth-source needs --auth-plugin');
+    return { top: {} };
+  }
+  const fields = authFromPlugin(plugin, v['auth-source'] as string | undefined);
+  if (fields.top.origin !== undefined && v.origin !== undefined) throw new ConfigError('give either --origin or --auth-plugin ExpectOrigin, not both');
+  return fields;
+}
+
+/** The top-level edge policy of the websockify form (its one route takes the defaults). */
+function edgePolicy(v: Values, auth: AuthPluginFields): Record<string, unknown> {
+  return stripUndefined({
+    origin: v.origin,
+    originRequired: v['origin-required'] ? true : undefined,
+    ...auth.top,
+    maxSessionsPerAddress: numberOption(v, 'max-sessions-per-address'),
+    rateLimit: rateLimitArg(v['rate-limit'] as string | undefined),
+    refuse: v.refuse,
+  });
+}
+
+/** "N" or "N/BURST" as the config's rateLimit block (the schema checks the numbers). */
+function rateLimitArg(raw: string | undefined): Record<string, unknown> | undefined {
+  if (raw === undefined) return undefined;
+  const m = /^\s*([0-9.]+)\s*(?:\/\s*(\d+)\s*)?$/.exec(raw);
+  if (!m || !Number.isFinite(Number(m[1]))) throw new ConfigError(`--rate-limit: "${raw}" is not N or N/BURST (new sessions per second, and how many at once)`);
+  return stripUndefined({ perAddress: Number(m[1]), burst: m[2] === undefined ? undefined : Number(m[2]) });
 }
 
 /** --token-plugin (or websockify's older --target-config) as a resolver block; undefined without one. */

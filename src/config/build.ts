@@ -10,6 +10,7 @@ import { configError, type Locator } from './errors.js';
 import { ConfigValueError, parseSeconds, parseSize } from './units.js';
 import { parseHostPort } from './host-port.js';
 import { readFingerprintKeyFile } from './fingerprint-key.js';
+import { gatewayLimits, routePolicy } from './edge-policy.js';
 import { HANDSHAKE_DEFAULTS, SESSION_DEFAULTS, type GatewayConfig, type ListenAddress, type RouteConfig, type SessionOptions, type WebConfig } from './types.js';
 
 type Raw = Record<string, unknown>;
@@ -37,7 +38,8 @@ export function buildConfig(raw: unknown, locate: Locator, baseDir: string): Gat
     for (const [key, value] of Object.entries(rest)) if (!(key in routeCommonSchema)) options[key] = value;
     const sources: Record<string, string | undefined> = { '': locate(['routes', i]) };
     for (const key of Object.keys(route)) sources[key] = locate(['routes', i, key]);
-    return { path, handler, ...common, options, index: i, sources };
+    const policy = routePolicy(route, r, ['routes', i], locate, baseDir);
+    return { path, handler, ...common, options, index: i, sources, policy };
   });
   const seen = new Set<string>();
   routes.forEach((route, i) => {
@@ -63,6 +65,7 @@ export function buildConfig(raw: unknown, locate: Locator, baseDir: string): Gat
     handshakeTimeout: r.handshakeTimeout === undefined ? HANDSHAKE_DEFAULTS.timeout : parseSeconds(r.handshakeTimeout),
     maxPendingConnections: (r.maxPendingConnections as number | undefined) ?? HANDSHAKE_DEFAULTS.maxPending,
     maxHeaderSize: r.maxHeaderSize === undefined ? HANDSHAKE_DEFAULTS.maxHeaderSize : convert(['maxHeaderSize'], r.maxHeaderSize, (v) => sizeWithin(parseSize(v), HEADER_SIZE_RANGE)),
+    ...gatewayLimits(r),
     routes,
     web: webConfig(r.web as string | { novnc: string } | undefined, baseDir, locate),
     baseDir,

@@ -19,10 +19,33 @@ export const sessionOptionsSchema = {
   drainTimeout: seconds,
 } as const;
 
+const rateLimit = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['perAddress'],
+  properties: { perAddress: { type: 'number', exclusiveMinimum: 0 }, burst: { type: 'integer', minimum: 1 } },
+};
+
+/**
+ * Who may open a session and how a refusal is told (src/config/edge-policy.ts
+ * reads them): at the top level for every route, on a route for that route.
+ */
+export const edgePolicySchema = {
+  origin: { anyOf: [{ type: 'string', minLength: 1 }, { type: 'array', minItems: 1, items: { type: 'string', minLength: 1 } }] },
+  originRequired: { type: 'boolean' },
+  refuse: { enum: ['http', 'close', 'auto'] },
+  maxSessionsPerAddress: { type: 'integer', minimum: 1 },
+  rateLimit,
+} as const;
+
 export const routeCommonSchema = {
   path: { type: 'string', pattern: '^(/.*|\\*)$' },
   handler: { type: 'string', minLength: 1 },
   ...sessionOptionsSchema,
+  ...edgePolicySchema,
+  maxSessions: { type: 'integer', minimum: 1 },
+  // Each entry's own fields are checked by its type's schema (edge-policy.ts).
+  auth: { type: 'array', items: { type: 'object', required: ['type'], properties: { type: { enum: ['cert', 'basic', 'jwt'] } } } },
 } as const;
 
 export const configSchema = {
@@ -51,6 +74,12 @@ export const configSchema = {
     handshakeTimeout: { type: 'number', exclusiveMinimum: 0 },
     maxPendingConnections: { type: 'integer', minimum: 1 },
     maxHeaderSize: size,
+    ...edgePolicySchema,
+    authFailures: {
+      type: 'object',
+      additionalProperties: false,
+      properties: { max: { type: 'integer', minimum: 1 }, window: seconds, lockout: seconds },
+    },
     web: {
       anyOf: [
         { type: 'string', minLength: 1 },

@@ -46,6 +46,76 @@ export interface RouteConfig extends SessionOptions {
   index: number;
   /** Where each field was written ("file.yaml:12"), for error messages. */
   sources: Record<string, string | undefined>;
+  /** Who may open a session here, and how refusals are told (src/server/policy/). */
+  policy: RoutePolicyConfig;
+}
+
+/**
+ * How a browser's Origin header is checked: `same-host` (the Origin names the
+ * host the client connected to, any port), `same` (scheme, host and port as
+ * the client addressed the gateway), a list of trusted origins, or `off`.
+ */
+export type OriginPolicy = { kind: 'same-host' } | { kind: 'same' } | { kind: 'off' } | { kind: 'list'; origins: TrustedOrigin[] };
+
+export interface TrustedOrigin {
+  /** "https:", as URL.protocol has it. */
+  scheme: string;
+  /** Lower case; without the "*." of a wildcard. */
+  host: string;
+  /** "" for the scheme's default port, as URL.port has it. */
+  port: string;
+  /** `https://*.example.com`: any subdomain of `host` (not `host` itself). */
+  subdomains: boolean;
+}
+
+/** How a route tells a client it is refused (src/server/policy/refusal.ts). */
+export type RefuseMode = 'http' | 'close' | 'auto';
+
+/** A token bucket per client address: `perAddress` new sessions a second on average, `burst` at once. */
+export interface RateLimit {
+  perAddress: number;
+  burst: number;
+}
+
+/** One authentication check of a route (src/server/policy/auth.ts); files are absolute paths. */
+export type AuthCheckConfig =
+  | { type: 'cert'; subjects: string[] }
+  | { type: 'basic'; realm: string; cacheTtl: number; users: string }
+  | { type: 'basic'; realm: string; cacheTtl: number; user: string; password: string }
+  | {
+      type: 'jwt';
+      secret?: string;
+      publicKey?: string;
+      /** A JWKS file, or an http(s) URL. */
+      jwks?: string;
+      keyFile?: string;
+      algorithms?: string[];
+      audience: string | string[];
+      issuer?: string | string[];
+      clockTolerance: number;
+      /** Also read the token from this cookie (besides `Authorization: Bearer`). */
+      cookie?: string;
+    };
+
+export interface RoutePolicyConfig {
+  origin: OriginPolicy;
+  /** Refuse handshakes that carry no Origin header (non-browser clients). */
+  originRequired: boolean;
+  /** Every check must pass; run in the order cert, basic, jwt. */
+  auth: AuthCheckConfig[];
+  /** Most sessions open at once on this route (this process), 0 = no limit. */
+  maxSessions: number;
+  /** Most sessions open at once on this route from one client address, 0 = no limit. */
+  maxSessionsPerAddress: number;
+  rateLimit: RateLimit | null;
+  refuse: RefuseMode;
+}
+
+/** After `max` failed authentications from one address within `windowMs`, refuse it with 429 for `lockoutMs`. */
+export interface AuthFailureLimit {
+  max: number;
+  windowMs: number;
+  lockoutMs: number;
 }
 
 export interface GatewayConfig {
@@ -78,6 +148,11 @@ export interface GatewayConfig {
   maxPendingConnections: number;
   /** Largest HTTP request head accepted (431 otherwise). */
   maxHeaderSize: number;
+  /** Most sessions open at once from one client address over every route (this process), 0 = no limit. */
+  maxSessionsPerAddress: number;
+  /** New sessions per client address over every route (this process); null = none. */
+  rateLimit: RateLimit | null;
+  authFailures: AuthFailureLimit;
   /** Static files on the listening port (websockify --web), or null for none. */
   web: WebConfig | null;
   /** Directory that relative module paths are resolved against. */

@@ -34,6 +34,8 @@ export interface SessionStart {
   /** Where the handler connected it, for logs; '' for none. */
   target: string;
   params: Record<string, string>;
+  /** Who the route's authentication said the client is (`cn`, `user`, `sub`); empty without auth. */
+  identity?: Readonly<Record<string, string>>;
 }
 
 export interface RuntimeEnv {
@@ -54,14 +56,15 @@ export function runSession<S>(
   state: S,
   ended: () => void,
 ): Session {
-  const session = new Session(ws, route, { remoteAddress: start.remoteAddress, route: route.path, path: start.path, protocol: start.protocol });
+  const identity = start.identity && Object.keys(start.identity).length > 0 ? start.identity : undefined;
+  const session = new Session(ws, route, { remoteAddress: start.remoteAddress, route: route.path, path: start.path, protocol: start.protocol, identity });
   session.target = start.target;
   session.params = start.params;
   const { log } = env;
   const { logPath } = start;
   const logFields = () => sessionFields(session, logPath);
   env.registry.add(session);
-  log.info({ ...logFields(), target: session.target || undefined, protocol: start.protocol || undefined }, 'session open');
+  log.info({ ...logFields(), target: session.target || undefined, protocol: start.protocol || undefined, identity }, 'session open');
   // What these listeners capture lives as long as the session: the session, the handler and its
   // state, the shared logger, the logged path (a short string); no per-session logger or request
   // objects (memory per idle session).
@@ -79,6 +82,7 @@ export function runSession<S>(
       {
         ...logFields(),
         target: session.target || undefined,
+        identity: session.meta.identity,
         bytesIn: session.bytesIn,
         bytesOut: session.bytesOut,
         bytesUndelivered: session.bytesUndelivered || undefined,

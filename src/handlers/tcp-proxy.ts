@@ -18,6 +18,7 @@ import { GuacamoleRelay } from '../proxy/guacamole/relay.js';
 import { tunnelRelayOptions, tunnelSchema, type TunnelOptions } from '../proxy/guacamole/route-options.js';
 import { GuacamoleStatus, statusReason } from '../proxy/guacamole/status.js';
 import { recordSchema, routeRecording, startRecording, type RecordBlock } from '../proxy/recording/recorder.js';
+import { TokenSessionLimit } from '../proxy/token-limit.js';
 
 interface TcpProxyOptions extends TunnelOptions {
   /** `guacamole`: whole Guacamole instructions per message, both ways (subprotocol `guacamole`). */
@@ -34,6 +35,7 @@ interface TcpProxyOptions extends TunnelOptions {
   allow?: string[];
   clusterHandoff?: unknown;
   record?: RecordBlock;
+  maxSessionsPerToken?: number;
 }
 
 interface ProxyState {
@@ -41,6 +43,8 @@ interface ProxyState {
   encoding: Encoding;
   /** The token that chose the target, kept so a revocation can find the session. */
   token?: string;
+  /** Gives back the token's place (maxSessionsPerToken); a no-op without that limit. */
+  leaveToken: () => void;
   /** Set by open(). */
   relay: Relay | null;
 }
@@ -62,6 +66,7 @@ export const createTcpProxy: HandlerFactory = async (ctx) => {
       framing: { enum: ['none', 'guacamole'] },
       ...tunnelSchema,
       record: recordSchema,
+      maxSessionsPerToken: { type: 'integer', minimum: 1 },
     },
   });
   const guacamole = opts.framing === 'guacamole';
@@ -69,7 +74,10 @@ export const createTcpProxy: HandlerFactory = async (ctx) => {
   // With a resolver the token picks the target; the fixed target is the default otherwise.
   const tokens = opts.resolver ? await TokenTargets.create(ctx, { token: opts.token, resolver: opts.resolver, allow: opts.allow }) : null;
   if (tokens && (opts.target !== undefined || opts.unixTarget !== undefined)) ctx.invalid('resolver', 'give either a resolver or a fixed target, not both');
-  if (!tokens && (opts.token || opts.allow)) ctx.invalid(opts.token ? 'token' : 'allow', 'only applies with a resolver');
+  if (!tokens && (opts.token || opts.allow || opts.maxSessionsPerToken)) {
+    ctx.invalid(opts.token ? 'token' : opts.allow ? 'allow' : 'maxSessionsPerToken', 'only applies with a resolver');
+  }
+  const perToken = opts.maxSessionsPerToken ? new TokenSessionLimit(opts.maxSessionsPerToken) : null;
   const fixed = tokens ? null : resolveTarget(opts, ctx.invalid);
   // The key and the node's parameters come from the lookup, so a hand-off needs a resolver.
   if (opts.clusterHandoff !== undefined && !tokens) ctx.invalid('clusterHandoff', 'needs a resolver (the key and the node come from the lookup)');
@@ -95,6 +103,7 @@ export const createTcpProxy: HandlerFactory = async (ctx) => {
       let token: string | undefined;
       let params: Record<string, string> | undefined;
       let prepared: PreparedHandoff | undefined;
+      let leaveToken = NOTHING_HELD;
       if (tokens) {
         const found = await tokens.lookup(c);
         if (!found.ok) return refuse(found.status, found.reason);
@@ -104,12 +113,18 @@ export const createTcpProxy: HandlerFactory = async (ctx) => {
         const ready = handoff?.prepare(found.token, found.target.params, c.log);
         if (ready && !ready.ok) return refuse(403, ready.reason);
         prepared = ready?.handoff;
+        if (perToken) {
+          const place = perToken.take(token);
+          if (!place) return refuse(429, `limit of ${perToken.max} sessions per token reached`);
+          leaveToken = place;
+        }
       }
       try {
         const backend = await dial(target!, { ...dialOptions, signal: c.signal });
         await prepared?.perform(backend, dialOptions.timeoutMs, c.signal);
-        return accept({ backend, encoding: choice.encoding, token, relay: null }, { protocol: choice.protocol, target: describeTarget(target!), params });
+        return accept({ backend, encoding: choice.encoding, token, leaveToken, relay: null }, { protocol: choice.protocol, target: describeTarget(target!), params });
       } catch (e) {
+        leaveToken();
         if (e instanceof DialError) return refuse(e.httpStatus, e.message);
         if (e instanceof HandoffError) return refuse(502, e.message);
         throw e;
@@ -139,14 +154,18 @@ export const createTcpProxy: HandlerFactory = async (ctx) => {
       // what was written to it, and is destroyed if it does not close within closeTimeout.
       if (state.relay) state.relay.clientClosed();
       else state.backend.socket.destroy(); // open() failed before the relay started
+      state.leaveToken();
     },
     abandon(state) {
       state.backend.socket.destroy();
+      state.leaveToken();
     },
     shutdown: () => tokens?.close(),
   };
   return handler;
 };
+
+const NOTHING_HELD = () => {};
 
 function resolveTarget(opts: TcpProxyOptions, invalid: (field: string, message: string) => never): DialTarget {
   if (opts.unixTarget !== undefined) {

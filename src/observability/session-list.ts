@@ -13,6 +13,8 @@ export interface SessionSummary {
   remote: string;
   target: string;
   protocol: string;
+  /** Who authenticated (`cn`, `user`, `sub`), on routes with auth. */
+  identity?: Readonly<Record<string, string>>;
   startedAt: string;
   bytesIn: number;
   bytesOut: number;
@@ -32,6 +34,7 @@ export function summarize(sessions: Iterable<TrackedSession>, worker?: number): 
       remote: s.meta.remoteAddress,
       target: s.target,
       protocol: s.meta.protocol,
+      ...(s.meta.identity ? { identity: s.meta.identity } : {}),
       startedAt: new Date(s.startedAt).toISOString(),
       bytesIn: s.bytesIn,
       bytesOut: s.bytesOut,

@@ -17,7 +17,13 @@ export interface TrackedSession {
   readonly id: string;
   /** Date.now() when the session opened. */
   readonly startedAt: number;
-  readonly meta: { readonly remoteAddress: string; readonly route: string; readonly path: string; readonly protocol: string };
+  readonly meta: {
+    readonly remoteAddress: string;
+    readonly route: string;
+    readonly path: string;
+    readonly protocol: string;
+    readonly identity?: Readonly<Record<string, string>>;
+  };
   readonly target: string;
   readonly bytesIn: number;
   readonly bytesOut: number;

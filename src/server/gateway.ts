@@ -2,7 +2,7 @@
 // the session registry, and graceful stop.
 import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import type { GatewayConfig } from '../config/types.js';
+import type { GatewayConfig, RouteConfig } from '../config/types.js';
 import type { Logger } from '../observability/logger.js';
 import { SessionRegistry } from '../observability/session-registry.js';
 import type { Session } from '../session/session.js';
@@ -20,6 +20,8 @@ import { MemoryRelease } from './memory-release.js';
 import { localAdmission, type Admission } from './admission.js';
 import { isLoopback, summarize, type SessionSummary } from '../observability/session-list.js';
 import { GatewayMetrics } from '../observability/metrics.js';
+import { GatewayLimits, RoutePolicy } from './policy/route-policy.js';
+import { configError } from '../config/errors.js';
 
 /** What a worker process gets from the primary under --workers (src/processes/). */
 export interface ProcessHooks {
@@ -72,7 +74,11 @@ export class Gateway {
    */
   async start({ listen = true } = {}): Promise<AddressInfo[]> {
     const served = [];
-    for (const route of this.#config.routes) served.push(new ServedRoute(route, await createHandler(route, this.#config.baseDir, this.#log)));
+    const limits = new GatewayLimits(this.#config);
+    for (const route of this.#config.routes) {
+      const handler = await createHandler(route, this.#config.baseDir, this.#log);
+      served.push(new ServedRoute(route, handler, await this.#policyFor(route, limits)));
+    }
     this.#routes = new RouteTable(served);
     const web = this.#config.web;
     if (web?.kind === 'directory') this.#web = new StaticFiles(web.root);
@@ -122,6 +128,18 @@ export class Gateway {
     }
     for (const r of this.#routes.all) this.#log.info({ path: r.config.path, handler: r.config.handler }, 'route ready');
     return addresses;
+  }
+
+  /** A route's policy; a users or key file that cannot be read stops startup, naming the route's `auth`. */
+  async #policyFor(route: RouteConfig, limits: GatewayLimits): Promise<RoutePolicy> {
+    if (route.policy.auth.some((a) => a.type === 'cert') && !this.#config.tls) {
+      this.#log.warn({ path: route.path }, 'client-certificate auth on a gateway without TLS: every client will be refused');
+    }
+    try {
+      return await RoutePolicy.create(route, limits, this.#log.child({ route: route.path }));
+    } catch (e) {
+      throw configError(() => route.sources.auth, ['routes', route.index, 'auth'], (e as Error).message);
+    }
   }
 
   /** This process's metrics (a --workers worker sends them to the primary); null without --metrics-path. */
@@ -239,6 +257,7 @@ export class Gateway {
     // Handlers release what they started (worker threads), so nothing outlives the stop.
     this.#loop.stop();
     this.#memory.stop();
+    for (const r of this.#routes?.all ?? []) r.policy.close();
     const shutdowns = await Promise.allSettled((this.#routes?.all ?? []).map(async (r) => r.handler.shutdown?.()));
     for (const s of shutdowns) if (s.status === 'rejected') this.#log.error({ err: s.reason }, 'handler shutdown failed');
   }

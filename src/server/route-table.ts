@@ -6,6 +6,7 @@ import type { Duplex } from 'node:stream';
 import type { RouteConfig } from '../config/types.js';
 import type { Handler } from '../handlers/types.js';
 import { loggedPath } from './logged-path.js';
+import type { RoutePolicy } from './policy/route-policy.js';
 
 /** What connect() decided for a request: the 101 carries exactly this subprotocol and these headers. */
 export interface Decision {
@@ -17,6 +18,8 @@ export interface Decision {
 export class ServedRoute {
   readonly config: RouteConfig;
   readonly handler: Handler<unknown>;
+  /** Origin, authentication, limits and the refusal mode. */
+  readonly policy: RoutePolicy;
   readonly #wss: WebSocketServer;
   /**
    * The upgrade that upgrade() is completing. `ws` asks for the protocol and
@@ -26,9 +29,10 @@ export class ServedRoute {
    */
   #completing: { req: IncomingMessage; decision: Decision } | null = null;
 
-  constructor(config: RouteConfig, handler: Handler<unknown>) {
+  constructor(config: RouteConfig, handler: Handler<unknown>, policy: RoutePolicy) {
     this.config = config;
     this.handler = handler;
+    this.policy = policy;
     this.#wss = new WebSocketServer({
       noServer: true,
       maxPayload: config.maxMessageSize,

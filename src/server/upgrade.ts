@@ -1,6 +1,8 @@
 // One upgrade request, from the raw HTTP request to an open Session:
-// route -> handshake check -> admission -> handler.connect (may dial the
-// backend) -> refusal with an HTTP status, or the 101 and the handler
+// route -> handshake check -> the route's policy (origin, auth, limits:
+// src/server/policy/) -> admission -> handler.connect (may dial the
+// backend) -> refusal (an HTTP status, or on a close-mode route a close
+// frame right after the 101: policy/refusal.ts), or the 101 and the handler
 // runtime (src/handlers/runtime.ts), which owns the session from there.
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
@@ -13,6 +15,9 @@ import { refuseUpgrade } from './http-answers.js';
 import type { RouteTable, ServedRoute } from './route-table.js';
 import type { Admission } from './admission.js';
 import type { GatewayMetrics } from '../observability/metrics.js';
+import { clientAddress, clientPort } from './client-address.js';
+import { closeAfterHandshake, closeFrameFor, closeKindOf, type Refusal } from './policy/refusal.js';
+import type { Identity } from './policy/auth.js';
 
 export interface UpgradeEnv {
   routes: RouteTable;
@@ -27,34 +32,45 @@ export interface UpgradeEnv {
 }
 
 export async function handleUpgrade(env: UpgradeEnv, req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
-  const remoteAddress = req.socket.remoteAddress ?? '?';
-  const remotePort = req.socket.remotePort ?? 0;
+  const remoteAddress = clientAddress(req);
+  const remotePort = clientPort(req);
   const url = requestUrl(req.url);
   // The query is never logged, and of the path only what a configured path accounts for: a client may put a token in it.
   const logPath = url ? env.routes.loggedPath(url.pathname) : undefined;
   const log = env.log.child({ remote: remoteAddress, path: logPath });
   const onSocketError = (err: Error) => log.debug({ err: err.message }, 'client socket error during handshake');
   socket.on('error', onSocketError);
-  const refuse = (status: number, reason: string, headers?: Record<string, string>) => {
-    log.info({ status, reason }, 'handshake refused');
-    env.metrics?.refused(status);
-    refuseUpgrade(socket, status, headers);
+  // Once the route is known its refusal mode applies (a close frame instead of the status, for some refusals).
+  let route: ServedRoute | null = null;
+  const refuse = (r: Refusal) => {
+    const frame = route && !socket.destroyed ? closeFrameFor(route.policy.refuse, r, req) : null;
+    log[r.quiet ? 'debug' : 'info']({ status: r.status, reason: r.reason, ...r.fields, ...(frame ? { closeCode: frame.code } : {}) }, 'handshake refused');
+    env.metrics?.refused(r.status);
+    if (frame) closeAfterHandshake(route!, req, socket, head, frame);
+    else refuseUpgrade(socket, r.status, r.headers);
   };
-  if (!url) return refuse(400, 'request target is not an absolute path');
+  if (!url) return refuse({ status: 400, reason: 'request target is not an absolute path' });
 
-  const route = env.routes.match(url.pathname);
-  if (!route) return refuse(404, 'no route for this path');
-  if (env.stopping()) return refuse(503, 'gateway is stopping');
-  const problem = checkHandshake(req, route.config.perMessageDeflate);
-  if (problem) return refuse(problem.status, problem.reason, problem.headers);
+  const matched = env.routes.match(url.pathname);
+  if (!matched) return refuse({ status: 404, reason: 'no route for this path' });
+  if (env.stopping()) return refuse({ status: 503, reason: 'gateway is stopping' });
+  const problem = checkHandshake(req, matched.config.perMessageDeflate);
+  if (problem) return refuse(problem);
+  route = matched;
 
+  const verdict = await route.policy.admit(req, remoteAddress, log);
+  if (!verdict.ok) return refuse(verdict.refusal);
+  if (socket.destroyed) return verdict.leave(); // the client left during the checks
   const admitted = await env.admission.admit();
-  if (!admitted) return refuse(503, 'session limit reached', { 'Retry-After': '5' });
-  const giveBackSlot = slotReleaser(env.admission);
+  if (!admitted) {
+    verdict.leave();
+    return refuse({ status: 503, reason: 'session limit reached', headers: { 'Retry-After': '5' }, close: 'busy' });
+  }
+  const giveBackSlot = slotReleaser(env.admission, verdict.leave);
   try {
     // The client left while the slot was being granted (an IPC round trip under --workers).
     if (socket.destroyed) return giveBackSlot();
-    await connectAndOpen(env, req, socket, head, { url, logPath: logPath!, route, log, refuse, remoteAddress, remotePort, giveBackSlot });
+    await connectAndOpen(env, req, socket, head, { url, logPath: logPath!, route, log, refuse, remoteAddress, remotePort, identity: verdict.identity, giveBackSlot });
   } catch (err) {
     giveBackSlot();
     throw err;
@@ -65,14 +81,18 @@ export async function handleUpgrade(env: UpgradeEnv, req: IncomingMessage, socke
 }
 
 /**
- * An idempotent "give the slot back", made here rather than inline so the
- * closure a session keeps until it ends holds only the admission, not the
- * request (URL, headers, loggers): that is memory per idle session.
+ * An idempotent "give the slot back" (the session limit's and the route
+ * policy's places), made here rather than inline so the closure a session
+ * keeps until it ends holds only those, not the request (URL, headers,
+ * loggers): that is memory per idle session.
  */
-function slotReleaser(admission: Admission): () => void {
+function slotReleaser(admission: Admission, leavePolicy: () => void): () => void {
   let held = true;
   return () => {
-    if (held) admission.leave();
+    if (held) {
+      admission.leave();
+      leavePolicy();
+    }
     held = false;
   };
 }
@@ -83,9 +103,11 @@ interface Pending {
   logPath: string;
   route: ServedRoute;
   log: Logger;
-  refuse: (status: number, reason: string, headers?: Record<string, string>) => void;
+  refuse: (r: Refusal) => void;
   remoteAddress: string;
   remotePort: number;
+  /** Who the route's authentication said the client is (empty without auth). */
+  identity: Identity;
   /** Frees the session-limit slot; idempotent. */
   giveBackSlot: () => void;
 }
@@ -93,9 +115,10 @@ interface Pending {
 /** handler.connect, then the 101 and a Session, or a refusal; the slot is given back unless a session opened (then when it ends). */
 async function connectAndOpen(env: UpgradeEnv, req: IncomingMessage, socket: Duplex, head: Buffer, p: Pending): Promise<void> {
   const { url, logPath, route, log, remoteAddress, remotePort, giveBackSlot } = p;
+  // A handler's refusal is only a status; what it means in a close frame follows from it.
   const refuse = (status: number, reason: string) => {
     giveBackSlot();
-    p.refuse(status, reason);
+    p.refuse({ status, reason, close: closeKindOf(status) });
   };
   const offered = offeredProtocols(req)!;
   const responseHeaders: string[] = [];
@@ -131,7 +154,7 @@ async function connectAndOpen(env: UpgradeEnv, req: IncomingMessage, socket: Dup
   if (socket.destroyed || env.stopping()) {
     abandonSession(route.handler, state, log);
     giveBackSlot();
-    if (!socket.destroyed) refuse(503, 'gateway is stopping');
+    if (!socket.destroyed) p.refuse({ status: 503, reason: 'gateway is stopping' });
     return;
   }
   if (protocol !== undefined && !offered.includes(protocol)) {
@@ -150,7 +173,8 @@ async function connectAndOpen(env: UpgradeEnv, req: IncomingMessage, socket: Dup
   route.upgrade(req, socket, head, { protocol, headers: responseHeaders }, (ws) => {
     socket.removeListener('close', onCloseBeforeOpen);
     // From here the runtime owns the session; the slot goes back once it has ended.
-    runSession(env, route.config, route.handler, ws, { remoteAddress, path: url.pathname, logPath, protocol: protocol ?? '', target: target ?? '', params: params ?? {} }, state, giveBackSlot);
+    const start = { remoteAddress, path: url.pathname, logPath, protocol: protocol ?? '', target: target ?? '', params: params ?? {}, identity: p.identity };
+    runSession(env, route.config, route.handler, ws, start, state, giveBackSlot);
   });
 }
 

@@ -51,6 +51,8 @@ export interface SessionMeta {
   /** The path the client asked for, without the query. It may still carry a token: the gateway's log lines show a shortened one. */
   path: string;
   protocol: string;
+  /** Who the route's authentication said the client is (`cn`, `user`, `sub`); absent without auth. */
+  identity?: Readonly<Record<string, string>>;
 }
 
 export declare interface Session {

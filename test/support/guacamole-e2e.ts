@@ -160,6 +160,11 @@ routes:
     handler: guacamole
     guacd: 127.0.0.1:${guacd.port}
     resolver: { type: sqlite, path: conns.db, query: "SELECT * FROM conns WHERE token = ?" }
+  - path: /guac-http
+    handler: guacamole
+    guacd: 127.0.0.1:${guacd.port}
+    refuse: http
+    resolver: { type: sqlite, path: conns.db, query: "SELECT * FROM conns WHERE token = ?" }
   - path: /tunnel
     handler: tcp-proxy
     target: 127.0.0.1:${greeting.port}
@@ -273,16 +278,25 @@ routes:
     assert.ok(errors.every(([code]) => code === 519), `every report carries the status: ${JSON.stringify(errors)}`);
   });
 
-  test(`[${generation.package}] handler guacamole: an unknown token ends in the client's error state`, { timeout: 30_000 }, async (t) => {
-    const page = await openTunnel('/guac', 'token=nope');
+  test(`[${generation.package}] handler guacamole, refuse: http: an unknown token ends in the client's error state`, { timeout: 30_000 }, async (t) => {
+    const page = await openTunnel('/guac-http', 'token=nope');
     t.after(() => page.close());
     // The client's error state: onerror called and the tunnel closed (the application would disconnect then).
     await page.waitForFunction((closed) => window.t.errors.length > 0 && window.t.tunnelStates.includes(closed), TUNNEL_CLOSED);
     const { errors, states, tunnelStates } = await stateOf(page);
-    // A refused handshake reaches a browser as 1006, which the client maps to UPSTREAM_NOT_FOUND.
+    // With refuse: http a refused handshake reaches a browser as 1006, which the client maps to UPSTREAM_NOT_FOUND.
     assert.equal(errors[0]![0], 0x0207, JSON.stringify(errors));
     assert.equal(tunnelStates.at(-1), TUNNEL_CLOSED, `tunnel states: ${tunnelStates}`);
     assert.ok(!states.includes(CONNECTED), `client states: ${states}`);
+  });
+
+  test(`[${generation.package}] handler guacamole, default refusal mode: an unknown token is told CLIENT_UNAUTHORIZED (769) in the close frame`, { timeout: 30_000 }, async (t) => {
+    const page = await openTunnel('/guac', 'token=nope');
+    t.after(() => page.close());
+    await page.waitForFunction(() => window.t.errors.length > 0);
+    const { errors } = await stateOf(page);
+    assert.equal(errors[0]![0], 0x0301, JSON.stringify(errors));
+    assert.ok(errors.every(([code]) => code === 0x0301), `every report carries the status: ${JSON.stringify(errors)}`);
   });
 
   test(`[${generation.package}] tcp-proxy framing guacamole: the server's UUID reaches the client first, it draws, input reaches the server, pings are answered by the gateway`, { timeout: 40_000 }, async (t) => {
