@@ -13,6 +13,7 @@ import { helpText } from './options.js';
 import { releaseValidators } from '../config/validate.js';
 import { runPrimary } from '../processes/primary.js';
 import { PrimaryLink, workerId } from '../processes/worker.js';
+import { readNextConfig, reloadGateway } from './reload.js';
 
 export function version(): string {
   // The package's own name, resolved through its exports map: the same file whether
@@ -53,19 +54,36 @@ export async function main(argv: string[]): Promise<number> {
     return usageError(e instanceof ConfigValueError ? new ConfigError(e.message) : e);
   }
   // --workers N: this process forks N workers that run the same command line; see src/processes/.
-  if (config.workers > 1 && cluster.isPrimary) return runPrimary(config, createLogger(config.logLevel).child({ role: 'primary' }), listenTimeout);
+  if (config.workers > 1 && cluster.isPrimary) return runPrimary(config, createLogger(config.logLevel).child({ role: 'primary' }), listenTimeout, (running) => readNextConfig(argv, running));
   const log = cluster.isWorker ? createLogger(config.logLevel).child({ worker: workerId() }) : createLogger(config.logLevel);
   const link = cluster.isWorker ? new PrimaryLink(config.maxSessions, log) : null;
   const gateway = new Gateway(config, log, link);
+  // Reloads run one at a time, and only once the gateway runs: a SIGHUP during the start
+  // (the "listening" line is out, the routes not yet) waits for it instead of killing the process.
+  let startDone!: () => void;
+  let reloading: Promise<unknown> = new Promise<void>((resolve) => (startDone = resolve));
+  const reload = () => {
+    const next = reloading.then(() => reloadGateway(argv, gateway, log));
+    reloading = next.catch(() => {});
+    return next;
+  };
+  // Under --workers the primary forwards SIGHUP; a worker ignores its own (a terminal's hang-up reaches the whole group).
+  const onHangUp = () => {
+    if (!link) void reload();
+  };
+  process.on('SIGHUP', onHangUp);
   try {
     await gateway.start({ listen: !link });
   } catch (e) {
     if (e instanceof ConfigError) return usageError(e);
     process.stderr.write(`wsgate: cannot start: ${(e as Error).message}\n`);
     return 1;
+  } finally {
+    startDone();
   }
   releaseValidators(); // every config check is done: let the heap shrink
   if (link) {
+    link.onReload(reload);
     link.watch(gateway.registry, gateway.metrics);
     link.ready((listener, socket) => gateway.adopt(listener, socket));
   }

@@ -31,13 +31,14 @@ export class Gatherings {
    * Asks every ready worker for `what`; resolves with the parts that came
    * (a worker that could not make its part sends null, which is left out).
    * `onPart` sees each part as it arrives, with the worker that sent it.
+   * `timeoutMs`: longer for a question that takes long (a reload opens token stores).
    */
-  gather<T>(what: Collectable, onPart: (worker: number, part: T) => void = () => {}): Promise<T[]> {
+  gather<T>(what: Collectable, onPart: (worker: number, part: T) => void = () => {}, timeoutMs = COLLECT_TIMEOUT_MS): Promise<T[]> {
     return new Promise((resolve) => {
       const id = this.#nextId++;
       const workers = this.#workers();
       const gathering: Gathering = { waiting: new Set(workers), parts: [], onPart: onPart as Gathering['onPart'], done: () => {} };
-      const timer = setTimeout(() => gathering.done(), COLLECT_TIMEOUT_MS);
+      const timer = setTimeout(() => gathering.done(), timeoutMs);
       gathering.done = () => {
         clearTimeout(timer);
         this.#open.delete(id);

@@ -4,9 +4,10 @@
 import type { ProcessesStatus } from '../server/gateway.js';
 import type { SessionSummary } from '../observability/session-list.js';
 import type { MetricsSnapshot } from '../observability/metrics.js';
+import type { ReloadOutcome } from '../config/reload.js';
 
 /** What the primary gathers from every worker. */
-export type Collectable = 'sessions' | 'metrics';
+export type Collectable = 'sessions' | 'metrics' | 'reload';
 
 export type WorkerMessage =
   /** The gateway is started and takes connections. */
@@ -27,7 +28,10 @@ export type WorkerMessage =
   /** Asks for the whole gateway's metrics; answered by 'metrics'. */
   | { wsgate: 'metrics'; id: number }
   /** This worker's sessions or metrics snapshot (whichever 'collect' asked for); null if it could not make it. */
-  | { wsgate: 'collected'; id: number; part: SessionSummary[] | MetricsSnapshot | null };
+  | { wsgate: 'collected'; id: number; part: SessionSummary[] | MetricsSnapshot | WorkerReload | null };
+
+/** A worker's answer to 'collect' 'reload': it read the config again and applied it, or refused it. */
+export type WorkerReload = { worker: number; pid: number } & ReloadOutcome;
 
 export type PrimaryMessage =
   /** Comes with an accepted socket as the handle; `listener` indexes config.listen. */
@@ -37,7 +41,7 @@ export type PrimaryMessage =
   | { wsgate: 'list'; id: number; sessions: SessionSummary[] }
   /** Prometheus text of every process merged; null if it could not be made. */
   | { wsgate: 'metrics'; id: number; text: string | null }
-  /** Send this worker's sessions or metrics ('collected'). */
+  /** Send this worker's sessions or metrics ('collected'); 'reload': read the config again, apply it, answer how it went. */
   | { wsgate: 'collect'; id: number; what: Collectable }
   /** Stop gracefully; graceMs null = let sessions run until they end (--timeout). */
   | { wsgate: 'stop'; graceMs: number | null };

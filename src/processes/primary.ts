@@ -20,8 +20,16 @@ import { MergedMetrics } from './merged-metrics.js';
 import { SessionCounts } from './session-counts.js';
 import { SessionSlots } from './session-slots.js';
 import { Supervisor } from './supervisor.js';
+import type { ReloadOutcome } from '../config/reload.js';
+import type { WorkerReload } from './messages.js';
 
-export async function runPrimary(config: GatewayConfig, log: Logger, listenTimeoutMs: number): Promise<number> {
+/** A worker's reload opens token stores and plugins again: that may take longer than a session list. */
+const RELOAD_TIMEOUT_MS = 30_000;
+
+/** Reads the config again (the command line and its --config file): the next config, or why it cannot replace `running`. */
+export type ReadNextConfig = (running: GatewayConfig) => { config: GatewayConfig } | { error: string };
+
+export async function runPrimary(config: GatewayConfig, log: Logger, listenTimeoutMs: number, readNext: ReadNextConfig): Promise<number> {
   const listeners: net.Server[] = [];
   // The parts ask the supervisor only from callbacks, which run once it has forked the workers.
   const serving = () => supervisor.serving();
@@ -72,6 +80,17 @@ export async function runPrimary(config: GatewayConfig, log: Logger, listenTimeo
     },
   });
 
+  // SIGHUP from the start on (its default would kill the process); a reload waits until every worker is up.
+  let becameReady!: () => void;
+  const ready = new Promise<void>((resolve) => (becameReady = resolve));
+  let reloading: Promise<unknown> = ready;
+  const reloadInTurn = (): Promise<ReloadOutcome> => {
+    const next = reloading.then(reload);
+    reloading = next.catch(() => {});
+    return next;
+  };
+  process.on('SIGHUP', () => void reloadInTurn());
+
   const failed = await supervisor.start();
   if (failed !== null) return failed;
   try {
@@ -89,6 +108,30 @@ export async function runPrimary(config: GatewayConfig, log: Logger, listenTimeo
     return 1;
   }
   log.info({ workers: config.workers, pids: supervisor.pids(), maxSessions: config.maxSessions || undefined }, 'ready');
+  becameReady();
+
+  // SIGHUP: the primary checks the new config (so a bad file is refused once, with its FILE:LINE),
+  // then every worker reads and applies it; success only when all did.
+  const reload = async (): Promise<ReloadOutcome> => {
+    log.info('reloading the config');
+    const next = readNext(config);
+    if ('error' in next) {
+      log.error({ error: next.error }, 'reload refused: the running config stays');
+      return { ok: false, error: next.error };
+    }
+    const asked = serving().length;
+    const parts = await gatherings.gather<WorkerReload>('reload', undefined, RELOAD_TIMEOUT_MS);
+    const failed = parts.filter((p) => !p.ok);
+    if (failed.length === 0 && parts.length === asked) {
+      config = next.config;
+      const routes = next.config.routes.map((r) => r.path);
+      log.info({ routes, workers: parts.length }, 'config reloaded by every worker');
+      return { ok: true, routes, workers: parts };
+    }
+    const error = `${asked - parts.length + failed.length} of ${asked} workers did not reload`;
+    log.error({ error, workers: parts }, 'reload incomplete');
+    return { ok: false, error, workers: parts };
+  };
 
   let signals = 0;
   // A second signal, or one after --timeout began the stop, means: no more grace.

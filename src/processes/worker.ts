@@ -11,6 +11,7 @@ import { UNLIMITED, type Admission } from '../server/admission.js';
 import { isWsgateMessage, WORKER_ID_ENV, type Collectable, type PrimaryMessage, type WorkerMessage } from './messages.js';
 import type { GatewayMetrics } from '../observability/metrics.js';
 import { summarize, type SessionSummary } from '../observability/session-list.js';
+import type { ReloadOutcome } from '../config/reload.js';
 
 export function workerId(): number {
   return cluster.isWorker ? Number(process.env[WORKER_ID_ENV] ?? cluster.worker?.id ?? 0) : 0;
@@ -28,6 +29,7 @@ export class PrimaryLink implements ProcessHooks {
   #pendingStop: { graceMs: number | null; why: string } | null = null;
   #reportQueued = false;
   #adopt: ((listener: number, socket: Socket) => void) | null = null;
+  #reload: (() => Promise<ReloadOutcome>) | null = null;
 
   constructor(maxSessions: number, private readonly log: Logger) {
     this.admission =
@@ -97,6 +99,11 @@ export class PrimaryLink implements ProcessHooks {
     else socket.destroy();
   }
 
+  /** What this worker does when the primary forwards a reload (SIGHUP, `wsgate reload`). */
+  onReload(handler: () => Promise<ReloadOutcome>): void {
+    this.#reload = handler;
+  }
+
   onStop(handler: (graceMs: number | null, why: string) => void): void {
     this.#stopHandler = handler;
     if (!process.connected) this.#pendingStop ??= { graceMs: 0, why: 'the primary process is gone' };
@@ -121,6 +128,7 @@ export class PrimaryLink implements ProcessHooks {
   }
 
   #collect(id: number, what: Collectable): void {
+    if (what === 'reload') return this.#reloadFor(id);
     if (what === 'sessions') return this.#send({ wsgate: 'collected', id, part: summarize(this.#registry ?? [], workerId()) });
     if (!this.#metrics) return this.#send({ wsgate: 'collected', id, part: null });
     this.#metrics.snapshot().then(
@@ -129,6 +137,15 @@ export class PrimaryLink implements ProcessHooks {
         this.log.error({ err }, 'metrics snapshot failed');
         this.#send({ wsgate: 'collected', id, part: null });
       },
+    );
+  }
+
+  #reloadFor(id: number): void {
+    const me = { worker: workerId(), pid: process.pid };
+    const reload = this.#reload ?? (async (): Promise<ReloadOutcome> => ({ ok: false, error: 'this worker is still starting' }));
+    reload().then(
+      (outcome) => this.#send({ wsgate: 'collected', id, part: { ...me, ...outcome } }),
+      (err) => this.#send({ wsgate: 'collected', id, part: { ...me, ok: false, error: (err as Error).message } }),
     );
   }
 

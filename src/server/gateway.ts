@@ -20,6 +20,8 @@ import { MemoryRelease } from './memory-release.js';
 import { localAdmission, type Admission } from './admission.js';
 import { isLoopback, summarize, type SessionSummary } from '../observability/session-list.js';
 import { GatewayMetrics } from '../observability/metrics.js';
+import { fixedFieldsError } from '../config/reload.js';
+import type { UpgradeEnv } from './upgrade.js';
 
 /** What a worker process gets from the primary under --workers (src/processes/). */
 export interface ProcessHooks {
@@ -45,9 +47,13 @@ export function tlsMode(config: GatewayConfig): 'only' | 'optional' | 'off' {
 
 export class Gateway {
   readonly registry = new SessionRegistry<Session>();
-  readonly #config: GatewayConfig;
+  /** Replaced by reload() (only its routes and gracePeriod can differ). */
+  #config: GatewayConfig;
   readonly #log: Logger;
   #routes: RouteTable | null = null;
+  /** Routes a reload replaced or removed, until their last session has ended and their handler has shut down. */
+  readonly #retiring = new Set<Promise<void>>();
+  #env: UpgradeEnv | null = null;
   #web: StaticFiles | NovncFiles | null = null;
   #servers: http.Server[] = [];
   #stopping = false;
@@ -71,9 +77,7 @@ export class Gateway {
    * through adopt() instead.
    */
   async start({ listen = true } = {}): Promise<AddressInfo[]> {
-    const served = [];
-    for (const route of this.#config.routes) served.push(new ServedRoute(route, await createHandler(route, this.#config.baseDir, this.#log)));
-    this.#routes = new RouteTable(served);
+    this.#routes = new RouteTable(await this.#serve(this.#config));
     const web = this.#config.web;
     if (web?.kind === 'directory') this.#web = new StaticFiles(web.root);
     if (web?.kind === 'novnc') {
@@ -84,7 +88,7 @@ export class Gateway {
     const admission = this.#processes?.admission ?? localAdmission(this.#config.maxSessions);
     if (this.#config.metricsPath) this.#metrics = await GatewayMetrics.create(this.registry, this.#config.routes.map((r) => r.path));
     const guard = new ConnectionGuard(this.#config.maxPendingConnections, this.#log);
-    const env = { routes: this.#routes, registry: this.registry, log: this.#log, stopping: () => this.#stopping, admission, metrics: this.#metrics };
+    const env: UpgradeEnv = (this.#env = { routes: this.#routes, registry: this.registry, log: this.#log, stopping: () => this.#stopping, admission, metrics: this.#metrics });
     const addresses: AddressInfo[] = [];
     for (const addr of this.#config.listen) {
       const server = createListener(this.#config.tls, this.#config, this.#log);
@@ -122,6 +126,59 @@ export class Gateway {
     }
     for (const r of this.#routes.all) this.#log.info({ path: r.config.path, handler: r.config.handler }, 'route ready');
     return addresses;
+  }
+
+  /** Every route of `config` with its handler; a handler that fails to load shuts down those made before it. */
+  async #serve(config: GatewayConfig): Promise<ServedRoute[]> {
+    const served: ServedRoute[] = [];
+    try {
+      for (const route of config.routes) served.push(new ServedRoute(route, await createHandler(route, config.baseDir, this.#log)));
+    } catch (e) {
+      await Promise.allSettled(served.map(async (r) => r.handler.shutdown?.()));
+      throw e;
+    }
+    return served;
+  }
+
+  /**
+   * Serves `next`'s routes to new sessions: every route gets a new handler
+   * (token sources and policies are opened again); the previous routes stop
+   * taking upgrades at once, and each one's handler shuts down once its last
+   * session has ended. Throws (nothing changed) if `next` changes a field that
+   * is fixed at start (listen addresses, TLS, workers, ...) or a handler
+   * refuses its route.
+   */
+  async reload(next: GatewayConfig): Promise<{ routes: string[]; retiring: number }> {
+    if (this.#stopping || !this.#routes || !this.#env) throw new Error(this.#stopping ? 'the gateway is stopping' : 'the gateway has not started');
+    const fixed = fixedFieldsError(this.#config, next);
+    if (fixed) throw new Error(fixed);
+    const served = await this.#serve(next);
+    if (this.#stopping) {
+      await Promise.allSettled(served.map(async (r) => r.handler.shutdown?.()));
+      throw new Error('the gateway is stopping');
+    }
+    const previous = this.#routes;
+    this.#routes = new RouteTable(served);
+    this.#env.routes = this.#routes;
+    this.#config = next;
+    let retiring = 0;
+    for (const r of previous.all) {
+      if (r.inUse > 0) retiring += r.inUse;
+      const done = r
+        .retired()
+        .then(async () => r.handler.shutdown?.())
+        .catch((err) => this.#log.error({ err, path: r.config.path }, 'handler shutdown failed'))
+        .finally(() => this.#retiring.delete(done));
+      this.#retiring.add(done);
+    }
+    const paths = served.map((r) => r.config.path);
+    this.#log.info({ routes: paths, sessionsOnPreviousRoutes: retiring }, 'config reloaded');
+    return { routes: paths, retiring };
+  }
+
+  /** The configuration serving new sessions (the latest reload's). */
+  get config(): GatewayConfig {
+    return this.#config;
   }
 
   /** This process's metrics (a --workers worker sends them to the primary); null without --metrics-path. */
@@ -239,6 +296,7 @@ export class Gateway {
     // Handlers release what they started (worker threads), so nothing outlives the stop.
     this.#loop.stop();
     this.#memory.stop();
+    await Promise.allSettled([...this.#retiring]);
     const shutdowns = await Promise.allSettled((this.#routes?.all ?? []).map(async (r) => r.handler.shutdown?.()));
     for (const s of shutdowns) if (s.status === 'rejected') this.#log.error({ err: s.reason }, 'handler shutdown failed');
   }

@@ -48,9 +48,20 @@ export async function handleUpgrade(env: UpgradeEnv, req: IncomingMessage, socke
   const problem = checkHandshake(req, route.config.perMessageDeflate);
   if (problem) return refuse(problem.status, problem.reason, problem.headers);
 
-  const admitted = await env.admission.admit();
-  if (!admitted) return refuse(503, 'session limit reached', { 'Retry-After': '5' });
-  const giveBackSlot = slotReleaser(env.admission);
+  // Held from here, so that a reload that retires the route shuts its handler down only after this upgrade and its session.
+  const releaseRoute = route.hold();
+  let admitted: boolean;
+  try {
+    admitted = await env.admission.admit();
+  } catch (err) {
+    releaseRoute();
+    throw err;
+  }
+  if (!admitted) {
+    releaseRoute();
+    return refuse(503, 'session limit reached', { 'Retry-After': '5' });
+  }
+  const giveBackSlot = slotReleaser(env.admission, releaseRoute);
   try {
     // The client left while the slot was being granted (an IPC round trip under --workers).
     if (socket.destroyed) return giveBackSlot();
@@ -69,11 +80,12 @@ export async function handleUpgrade(env: UpgradeEnv, req: IncomingMessage, socke
  * closure a session keeps until it ends holds only the admission, not the
  * request (URL, headers, loggers): that is memory per idle session.
  */
-function slotReleaser(admission: Admission): () => void {
+function slotReleaser(admission: Admission, releaseRoute: () => void): () => void {
   let held = true;
   return () => {
     if (held) admission.leave();
     held = false;
+    releaseRoute();
   };
 }
 
@@ -86,7 +98,7 @@ interface Pending {
   refuse: (status: number, reason: string, headers?: Record<string, string>) => void;
   remoteAddress: string;
   remotePort: number;
-  /** Frees the session-limit slot; idempotent. */
+  /** Frees the session-limit slot and the hold on the route; idempotent. */
   giveBackSlot: () => void;
 }
 
