@@ -14,6 +14,14 @@ import { releaseValidators } from '../config/validate.js';
 import { runPrimary } from '../processes/primary.js';
 import { PrimaryLink, workerId } from '../processes/worker.js';
 import { readNextConfig, reloadGateway } from './reload.js';
+import { AdminApi, type AdminOps } from '../server/admin.js';
+import { summarize } from '../observability/session-list.js';
+import type { GatewayConfig } from '../config/types.js';
+import type { ReloadOutcome } from '../config/reload.js';
+import type { Logger } from '../observability/logger.js';
+
+/** The admin API's clients (src/cli/admin-command.ts, loaded only when used). */
+const ADMIN_COMMANDS = ['sessions', 'kill', 'drain', 'reload'] as const;
 
 export function version(): string {
   // The package's own name, resolved through its exports map: the same file whether
@@ -29,6 +37,9 @@ export async function main(argv: string[]): Promise<number> {
   if (argv[0] === 'cluster-proxy') return (await import('./cluster-proxy-command.js')).runClusterProxyCommand(argv.slice(1));
   // `wsgate replay FILE --port P` plays a session recording to WebSocket clients.
   if (argv[0] === 'replay') return (await import('./replay-command.js')).runReplayCommand(argv.slice(1));
+  // `wsgate sessions | kill | drain | reload` talk to a running gateway's admin API.
+  const adminCommand = ADMIN_COMMANDS.find((c) => c === argv[0]);
+  if (adminCommand) return (await import('./admin-command.js')).runAdminCommand(adminCommand, argv.slice(1));
   let command;
   try {
     command = parseCommandLine(argv);
@@ -82,8 +93,14 @@ export async function main(argv: string[]): Promise<number> {
     startDone();
   }
   releaseValidators(); // every config check is done: let the heap shrink
+  const admin = await startAdmin(config, gateway, link, reload, log);
+  if (admin instanceof Error) {
+    await gateway.stop(0);
+    process.stderr.write(`wsgate: cannot start the admin API: ${admin.message}\n`);
+    return 1;
+  }
   if (link) {
-    link.onReload(reload);
+    link.serveAdmin({ reload, close: (id, code, reason) => gateway.closeSession(id, code, reason), drain: () => gateway.drain() });
     link.watch(gateway.registry, gateway.metrics);
     link.ready((listener, socket) => gateway.adopt(listener, socket));
   }
@@ -98,6 +115,7 @@ export async function main(argv: string[]): Promise<number> {
       }
       stopping = true;
       log.info({ why }, 'shutting down');
+      admin?.close();
       void gateway.stop(graceMs).then(() => {
         log.info('stopped');
         resolve(0);
@@ -117,6 +135,31 @@ export async function main(argv: string[]): Promise<number> {
     if (listenTimeout > 0) setTimeout(() => stop('--timeout reached', Infinity), listenTimeout).unref();
     if (config.exitWhenIdle > 0) watchIdle(gateway, config.exitWhenIdle, () => stop('--idle-timeout: no session', 0));
   });
+}
+
+/**
+ * The admin API of this process (null without `admin:`): on its own listener, or under `admin.path`
+ * of the gateway's. A --workers worker serves only `admin.path`, asking the primary, which gathers
+ * from every worker; `admin.listen` is then the primary's.
+ */
+async function startAdmin(config: GatewayConfig, gateway: Gateway, link: PrimaryLink | null, reload: () => Promise<ReloadOutcome>, log: Logger): Promise<AdminApi | null | Error> {
+  if (!config.admin || (link && !config.admin.path)) return null;
+  const ops: AdminOps = link
+    ? link.adminOps()
+    : {
+        sessions: async () => summarize(gateway.registry),
+        close: async (id, code, reason) => gateway.closeSession(id, code, reason),
+        drain: async () => ({ sessions: gateway.drain() }),
+        reload,
+      };
+  const api = new AdminApi(link ? { ...config.admin, listen: null } : config.admin, ops, log);
+  gateway.serveAdmin(api);
+  try {
+    await api.listen();
+  } catch (e) {
+    return e as Error;
+  }
+  return api;
 }
 
 /** websockify's --idle-timeout: exit once no session has been open for `ms`. */

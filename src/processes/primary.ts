@@ -21,13 +21,22 @@ import { SessionCounts } from './session-counts.js';
 import { SessionSlots } from './session-slots.js';
 import { Supervisor } from './supervisor.js';
 import type { ReloadOutcome } from '../config/reload.js';
-import type { WorkerReload } from './messages.js';
+import type { AdminOp, CloseArgs, WorkerReload } from './messages.js';
+import { AdminApi, type AdminOps } from '../server/admin.js';
 
 /** A worker's reload opens token stores and plugins again: that may take longer than a session list. */
 const RELOAD_TIMEOUT_MS = 30_000;
 
 /** Reads the config again (the command line and its --config file): the next config, or why it cannot replace `running`. */
 export type ReadNextConfig = (running: GatewayConfig) => { config: GatewayConfig } | { error: string };
+
+/** An admin request a worker forwarded (under `admin.path`), carried out here over every worker. */
+function runAdmin(ops: AdminOps, op: AdminOp, args: CloseArgs | undefined): Promise<unknown> {
+  if (op === 'sessions') return ops.sessions();
+  if (op === 'close') return args ? ops.close(args.session, args.code, args.reason) : Promise.resolve(false);
+  if (op === 'drain') return ops.drain();
+  return ops.reload();
+}
 
 export async function runPrimary(config: GatewayConfig, log: Logger, listenTimeoutMs: number, readNext: ReadNextConfig): Promise<number> {
   const listeners: net.Server[] = [];
@@ -65,6 +74,8 @@ export async function runPrimary(config: GatewayConfig, log: Logger, listenTimeo
           return void metrics.text().then((text) => reply({ wsgate: 'metrics', id: m.id, text }));
         case 'collected':
           return gatherings.answer(worker, m.id, m.part);
+        case 'admin':
+          return void runAdmin(adminOps, m.op, m.args).then((result) => reply({ wsgate: 'admin', id: m.id, result }));
       }
     },
     gone(worker) {
@@ -77,6 +88,7 @@ export async function runPrimary(config: GatewayConfig, log: Logger, listenTimeo
     replaced: () => ownMetrics?.workerReplaced(),
     stopping() {
       for (const l of listeners) l.close();
+      admin?.close();
     },
   });
 
@@ -91,6 +103,15 @@ export async function runPrimary(config: GatewayConfig, log: Logger, listenTimeo
   };
   process.on('SIGHUP', () => void reloadInTurn());
 
+  // The admin API over every worker: sessions gathered, a close or a drain asked of each, a reload as SIGHUP.
+  const adminOps: AdminOps = {
+    sessions: async () => (await gatherings.gather<SessionSummary[]>('sessions')).flat(),
+    close: async (session, code, reason) => (await gatherings.gather<boolean>('close', undefined, undefined, { session, code, reason })).some(Boolean),
+    drain: async () => ({ sessions: (await gatherings.gather<number>('drain')).reduce((a, b) => a + b, 0) }),
+    reload: reloadInTurn,
+  };
+  const admin = config.admin?.listen ? new AdminApi(config.admin, adminOps, log) : null;
+
   const failed = await supervisor.start();
   if (failed !== null) return failed;
   try {
@@ -101,7 +122,9 @@ export async function runPrimary(config: GatewayConfig, log: Logger, listenTimeo
       listeners.push(server);
       log.info({ address: server.address(), tls: tlsMode(config) }, 'listening');
     }
+    await admin?.listen();
   } catch (e) {
+    admin?.close();
     supervisor.kill();
     for (const l of listeners) l.close();
     process.stderr.write(`wsgate: cannot start: ${(e as Error).message}\n`);

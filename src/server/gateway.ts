@@ -22,6 +22,7 @@ import { isLoopback, summarize, type SessionSummary } from '../observability/ses
 import { GatewayMetrics } from '../observability/metrics.js';
 import { fixedFieldsError } from '../config/reload.js';
 import type { UpgradeEnv } from './upgrade.js';
+import type { AdminApi } from './admin.js';
 
 /** What a worker process gets from the primary under --workers (src/processes/). */
 export interface ProcessHooks {
@@ -57,6 +58,10 @@ export class Gateway {
   #web: StaticFiles | NovncFiles | null = null;
   #servers: http.Server[] = [];
   #stopping = false;
+  /** Set by drain() (the admin API): new sessions are refused with 503, open ones go on. */
+  #draining = false;
+  /** With `admin.path`: answers the admin requests on the main listeners. */
+  #admin: AdminApi | null = null;
   readonly #startedAt = Date.now();
   readonly #loop = new LoopMonitor();
   readonly #memory = new MemoryRelease(this.registry);
@@ -88,7 +93,7 @@ export class Gateway {
     const admission = this.#processes?.admission ?? localAdmission(this.#config.maxSessions);
     if (this.#config.metricsPath) this.#metrics = await GatewayMetrics.create(this.registry, this.#config.routes.map((r) => r.path));
     const guard = new ConnectionGuard(this.#config.maxPendingConnections, this.#log);
-    const env: UpgradeEnv = (this.#env = { routes: this.#routes, registry: this.registry, log: this.#log, stopping: () => this.#stopping, admission, metrics: this.#metrics });
+    const env: UpgradeEnv = (this.#env = { routes: this.#routes, registry: this.registry, log: this.#log, stopping: () => this.#stopping || this.#draining, admission, metrics: this.#metrics });
     const addresses: AddressInfo[] = [];
     for (const addr of this.#config.listen) {
       const server = createListener(this.#config.tls, this.#config, this.#log);
@@ -176,6 +181,28 @@ export class Gateway {
     return { routes: paths, retiring };
   }
 
+  /** Serves the admin API under `admin.path` on this gateway's listeners. */
+  serveAdmin(api: AdminApi): void {
+    this.#admin = api;
+  }
+
+  /** Stops taking new sessions (503, /healthz says "draining"); the open ones go on. Returns how many are open. */
+  drain(): number {
+    if (!this.#draining) this.#log.info({ sessions: this.registry.size }, 'draining: no new sessions');
+    this.#draining = true;
+    return this.registry.size;
+  }
+
+  /** Closes session `id` with `code` and `reason` (after what it has queued); false if it is not here. */
+  closeSession(id: string, code: number, reason: string): boolean {
+    for (const session of this.registry) {
+      if (session.id !== id) continue;
+      session.close(code, reason);
+      return true;
+    }
+    return false;
+  }
+
   /** The configuration serving new sessions (the latest reload's). */
   get config(): GatewayConfig {
     return this.#config;
@@ -199,6 +226,7 @@ export class Gateway {
   #onRequest(req: http.IncomingMessage, res: http.ServerResponse): void {
     const url = requestUrl(req.url);
     if (!url) return answer(res, 400, 'Bad Request\n');
+    if (this.#admin?.handle(req, res, url.pathname)) return;
     const readOnly = req.method === 'GET' || req.method === 'HEAD';
     if (url.pathname === this.#config.healthPath && readOnly) return this.#answerWith(res, 'health', () => this.#health(url));
     if (url.pathname === this.#config.sessionsPath && readOnly) {
@@ -246,9 +274,9 @@ export class Gateway {
     // Under --workers the counts are the whole gateway's; `workers` shows each process.
     const counts = this.#processes ? await this.#processes.status() : local;
     return {
-      status: this.#stopping ? 503 : 200,
+      status: this.#stopping || this.#draining ? 503 : 200,
       body: {
-        status: this.#stopping ? 'stopping' : 'ok',
+        status: this.#stopping ? 'stopping' : this.#draining ? 'draining' : 'ok',
         ...counts,
         uptimeSeconds: Math.round((Date.now() - this.#startedAt) / 1000),
         // ?loop=1: event-loop utilization and delay (of the process that answered) since the previous ?loop=1 request.
