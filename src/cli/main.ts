@@ -4,9 +4,10 @@
 import { createRequire } from 'node:module';
 import cluster from 'node:cluster';
 import { ConfigError } from '../config/errors.js';
-import { createLogger, useFingerprintKey } from '../observability/logger.js';
+import { createLogger, reopenLogFiles, useFingerprintKey } from '../observability/logger.js';
 import { fingerprintKeyFromEnv } from '../config/fingerprint-key.js';
 import { ConfigValueError } from '../config/units.js';
+import { activatedSockets, monotonicUsec, notifyServiceManager, startWatchdog } from '../processes/systemd.js';
 import { Gateway } from '../server/gateway.js';
 import { parseCommandLine } from './args.js';
 import { helpText } from './options.js';
@@ -55,7 +56,8 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   }
 
-  const { config, listenTimeout } = command;
+  const { config, listenTimeout, logFile } = command;
+  const dest = logFile ?? 1;
   // Token fingerprints in logs: the config file's key, else WSGATE_FINGERPRINT_KEY (also how a
   // --workers primary hands its key to its workers), else the random one this process made.
   try {
@@ -65,8 +67,10 @@ export async function main(argv: string[]): Promise<number> {
     return usageError(e instanceof ConfigValueError ? new ConfigError(e.message) : e);
   }
   // --workers N: this process forks N workers that run the same command line; see src/processes/.
-  if (config.workers > 1 && cluster.isPrimary) return runPrimary(config, createLogger(config.logLevel).child({ role: 'primary' }), listenTimeout, (running) => readNextConfig(argv, running));
-  const log = cluster.isWorker ? createLogger(config.logLevel).child({ worker: workerId() }) : createLogger(config.logLevel);
+  if (config.workers > 1 && cluster.isPrimary) return runPrimary(config, createLogger(config.logLevel, dest).child({ role: 'primary' }), listenTimeout, (running) => readNextConfig(argv, running));
+  const log = cluster.isWorker ? createLogger(config.logLevel, dest).child({ worker: workerId() }) : createLogger(config.logLevel, dest);
+  // SIGUSR1 (logrotate's postrotate; the --workers primary passes it on): open --log-file again.
+  process.on('SIGUSR1', reopenLogFiles);
   const link = cluster.isWorker ? new PrimaryLink(config.maxSessions, log) : null;
   const gateway = new Gateway(config, log, link);
   // Reloads run one at a time, and only once the gateway runs: a SIGHUP during the start
@@ -74,7 +78,14 @@ export async function main(argv: string[]): Promise<number> {
   let startDone!: () => void;
   let reloading: Promise<unknown> = new Promise<void>((resolve) => (startDone = resolve));
   const reload = () => {
-    const next = reloading.then(() => reloadGateway(argv, gateway, log));
+    const next = reloading.then(async () => {
+      notifyServiceManager(log, 'RELOADING=1', `MONOTONIC_USEC=${monotonicUsec()}`);
+      try {
+        return await reloadGateway(argv, gateway, log);
+      } finally {
+        notifyServiceManager(log, 'READY=1');
+      }
+    });
     reloading = next.catch(() => {});
     return next;
   };
@@ -84,7 +95,7 @@ export async function main(argv: string[]): Promise<number> {
   };
   process.on('SIGHUP', onHangUp);
   try {
-    await gateway.start({ listen: !link });
+    await gateway.start({ listen: !link, fds: link ? [] : activatedSockets() });
   } catch (e) {
     if (e instanceof ConfigError) return usageError(e);
     process.stderr.write(`wsgate: cannot start: ${(e as Error).message}\n`);
@@ -99,6 +110,9 @@ export async function main(argv: string[]): Promise<number> {
     process.stderr.write(`wsgate: cannot start the admin API: ${admin.message}\n`);
     return 1;
   }
+  // Under --workers the primary tells systemd; one process tells it itself.
+  const stopWatchdog = link ? () => {} : startWatchdog(log);
+  if (!link) notifyServiceManager(log, 'READY=1', 'STATUS=serving');
   if (link) {
     link.serveAdmin({ reload, close: (id, code, reason) => gateway.closeSession(id, code, reason), drain: () => gateway.drain() });
     link.watch(gateway.registry, gateway.metrics);
@@ -116,6 +130,8 @@ export async function main(argv: string[]): Promise<number> {
       stopping = true;
       log.info({ why }, 'shutting down');
       admin?.close();
+      stopWatchdog();
+      if (!link) notifyServiceManager(log, 'STOPPING=1');
       void gateway.stop(graceMs).then(() => {
         log.info('stopped');
         resolve(0);

@@ -20,6 +20,8 @@ import { MergedMetrics } from './merged-metrics.js';
 import { SessionCounts } from './session-counts.js';
 import { SessionSlots } from './session-slots.js';
 import { Supervisor } from './supervisor.js';
+import { activatedSockets, monotonicUsec, notifyServiceManager, startWatchdog } from './systemd.js';
+import { reopenLogFiles } from '../observability/logger.js';
 import type { ReloadOutcome } from '../config/reload.js';
 import type { AdminOp, CloseArgs, WorkerReload } from './messages.js';
 import { AdminApi, type AdminOps } from '../server/admin.js';
@@ -87,6 +89,7 @@ export async function runPrimary(config: GatewayConfig, log: Logger, listenTimeo
     },
     replaced: () => ownMetrics?.workerReplaced(),
     stopping() {
+      notifyServiceManager(log, 'STOPPING=1');
       for (const l of listeners) l.close();
       admin?.close();
     },
@@ -102,6 +105,11 @@ export async function runPrimary(config: GatewayConfig, log: Logger, listenTimeo
     return next;
   };
   process.on('SIGHUP', () => void reloadInTurn());
+  // SIGUSR1 (logrotate's postrotate): this process and every worker open their --log-file again.
+  process.on('SIGUSR1', () => {
+    reopenLogFiles();
+    for (const pid of supervisor.pids()) if (pid !== undefined) process.kill(pid, 'SIGUSR1');
+  });
 
   // The admin API over every worker: sessions gathered, a close or a drain asked of each, a reload as SIGHUP.
   const adminOps: AdminOps = {
@@ -115,9 +123,11 @@ export async function runPrimary(config: GatewayConfig, log: Logger, listenTimeo
   const failed = await supervisor.start();
   if (failed !== null) return failed;
   try {
+    const fds = activatedSockets();
+    if (fds.length > config.listen.length) throw new Error(`${fds.length} sockets were passed (LISTEN_FDS) for ${config.listen.length} listen addresses`);
     for (const [index, addr] of config.listen.entries()) {
       const server = net.createServer({ pauseOnConnect: true, noDelay: true }, (socket) => balancer.handOver(socket, index));
-      await listenOn(server, addr);
+      await listenOn(server, addr, fds[index]);
       server.on('error', (err) => log.error({ err }, 'accept failed'));
       listeners.push(server);
       log.info({ address: server.address(), tls: tlsMode(config) }, 'listening');
@@ -132,10 +142,20 @@ export async function runPrimary(config: GatewayConfig, log: Logger, listenTimeo
   }
   log.info({ workers: config.workers, pids: supervisor.pids(), maxSessions: config.maxSessions || undefined }, 'ready');
   becameReady();
+  notifyServiceManager(log, 'READY=1', `STATUS=serving with ${config.workers} workers`);
+  const stopWatchdog = startWatchdog(log);
 
   // SIGHUP: the primary checks the new config (so a bad file is refused once, with its FILE:LINE),
   // then every worker reads and applies it; success only when all did.
   const reload = async (): Promise<ReloadOutcome> => {
+    notifyServiceManager(log, 'RELOADING=1', `MONOTONIC_USEC=${monotonicUsec()}`);
+    try {
+      return await reloadWorkers();
+    } finally {
+      notifyServiceManager(log, 'READY=1');
+    }
+  };
+  const reloadWorkers = async (): Promise<ReloadOutcome> => {
     log.info('reloading the config');
     const next = readNext(config);
     if ('error' in next) {
@@ -163,6 +183,7 @@ export async function runPrimary(config: GatewayConfig, log: Logger, listenTimeo
   process.on('SIGTERM', () => onSignal('SIGTERM'));
   if (listenTimeoutMs > 0) setTimeout(() => supervisor.stop(null, '--timeout reached'), listenTimeoutMs).unref();
   const code = await supervisor.ended;
+  stopWatchdog();
   log.info('stopped');
   return code;
 }

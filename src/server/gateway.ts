@@ -79,9 +79,11 @@ export class Gateway {
   /**
    * Loads every handler (a bad plugin fails here), then listens on every
    * address; with `listen: false` (a --workers worker) connections come
-   * through adopt() instead.
+   * through adopt() instead. `fds`: listening sockets handed over (systemd
+   * socket activation), used in place of the listen addresses in order.
    */
-  async start({ listen = true } = {}): Promise<AddressInfo[]> {
+  async start({ listen = true, fds = [] as number[] } = {}): Promise<AddressInfo[]> {
+    if (fds.length > this.#config.listen.length) throw new Error(`${fds.length} sockets were passed (LISTEN_FDS) for ${this.#config.listen.length} listen addresses`);
     this.#routes = new RouteTable(await this.#serve(this.#config));
     const web = this.#config.web;
     if (web?.kind === 'directory') this.#web = new StaticFiles(web.root);
@@ -95,7 +97,7 @@ export class Gateway {
     const guard = new ConnectionGuard(this.#config.maxPendingConnections, this.#log);
     const env: UpgradeEnv = (this.#env = { routes: this.#routes, registry: this.registry, log: this.#log, stopping: () => this.#stopping || this.#draining, admission, metrics: this.#metrics });
     const addresses: AddressInfo[] = [];
-    for (const addr of this.#config.listen) {
+    for (const [index, addr] of this.#config.listen.entries()) {
       const server = createListener(this.#config.tls, this.#config, this.#log);
       // With TLS, the HTTP layer sees the TLS socket; the TLS handshake has its own timeout.
       server.on(this.#config.tls ? 'secureConnection' : 'connection', (socket: Socket) => guard.admit(socket));
@@ -123,7 +125,7 @@ export class Gateway {
         server.emit('listening');
         continue;
       }
-      await listenOn(server, addr);
+      await listenOn(server, addr, fds[index]);
       // Accept errors (ENFILE; EMFILE when libuv cannot shed the connection) must not crash the process.
       server.on('error', (err: NodeJS.ErrnoException) => this.#log.warn({ err: err.code ?? err.message }, 'accepting a connection failed'));
       addresses.push(server.address() as AddressInfo);
