@@ -81,6 +81,10 @@ test('admin API: wsgate sessions lists, kill closes one with its code and reason
   const again = await runCli(['kill', secondId, '--admin', base]);
   assert.equal(again.code, 1);
   assert.match(again.stderr, /answered 404: no session/);
+  // Ids are base64url: one may start with "-", and is still an id, not an option.
+  const dashed = await runCli(['kill', '-dX9', '--admin', base]);
+  assert.equal(dashed.code, 1, dashed.stderr);
+  assert.match(dashed.stderr, /answered 404: no session -dX9/);
   assert.equal((await api(base, 'POST', `/sessions/${ids[0]}/close`, { body: { code: 1005 } })).status, 400);
 
   const drain = await runCli(['drain', '--admin', base]);

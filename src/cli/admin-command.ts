@@ -42,8 +42,11 @@ const OPTIONS = {
 export async function runAdminCommand(command: AdminCommand, argv: string[]): Promise<number> {
   let values;
   let positionals;
+  // A session id may start with "-" (base64url): kill's first argument is the id unless it is a long option or -h.
+  const leadingId = command === 'kill' && argv[0] !== undefined && !argv[0].startsWith('--') && argv[0] !== '-h' ? [argv[0]] : [];
   try {
-    ({ values, positionals } = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true }));
+    ({ values, positionals } = parseArgs({ args: argv.slice(leadingId.length), options: OPTIONS, allowPositionals: true, strict: true }));
+    positionals = [...leadingId, ...positionals];
   } catch (e) {
     return usage((e as Error).message);
   }
