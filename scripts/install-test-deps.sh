@@ -12,6 +12,7 @@ needed=(
   xterm:xterm                           # receives the typed text
   xdotool:xdotool                       # reads the X pointer position
   websockify:websockify                 # the reference gateway (e2e and bench)
+  systemd-socket-activate:systemd       # socket activation and systemd-notify (test/systemd.test.ts)
   xclip:xclip                           # reads and sets the VNC desktop's clipboard
   /usr/share/novnc/vnc.html:novnc       # noVNC's own application, which --novnc serves when installed
 )

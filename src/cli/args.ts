@@ -11,7 +11,7 @@ import { OPTIONS } from './options.js';
 import { resolverFromPlugin } from './token-plugins.js';
 import { authFromPlugin, type AuthPluginFields } from './auth-plugins.js';
 
-export type Command = { kind: 'help' } | { kind: 'version' } | { kind: 'run'; config: GatewayConfig; listenTimeout: number };
+export type Command = { kind: 'help' } | { kind: 'version' } | { kind: 'run'; config: GatewayConfig; listenTimeout: number; logFile?: string };
 
 /** Which option a config field came from, for error messages. */
 const FIELD_TO_OPTION: Record<string, string> = {
@@ -65,7 +65,8 @@ export function parseCommandLine(argv: string[]): Command {
   const listenTimeout = (numberOption(v, 'timeout') ?? 0) * 1000;
   const logLevel = (v['log-level'] as string | undefined) ?? (v.traffic ? 'trace' : v.verbose ? 'debug' : undefined);
   const config = v.config !== undefined ? configFileForm(v, positionals, logLevel) : websockifyForm(v, positionals, logLevel);
-  return { kind: 'run', config, listenTimeout };
+  const logFile = v['log-file'] as string | undefined;
+  return { kind: 'run', config, listenTimeout, ...(logFile ? { logFile } : {}) };
 }
 
 /** argv against the OPTIONS table; node:util's complaints become usage errors. */

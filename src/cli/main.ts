@@ -4,15 +4,25 @@
 import { createRequire } from 'node:module';
 import cluster from 'node:cluster';
 import { ConfigError } from '../config/errors.js';
-import { createLogger, useFingerprintKey } from '../observability/logger.js';
+import { createLogger, reopenLogFiles, useFingerprintKey } from '../observability/logger.js';
 import { fingerprintKeyFromEnv } from '../config/fingerprint-key.js';
 import { ConfigValueError } from '../config/units.js';
+import { activatedSockets, monotonicUsec, notifyServiceManager, startWatchdog } from '../processes/systemd.js';
 import { Gateway } from '../server/gateway.js';
 import { parseCommandLine } from './args.js';
 import { helpText } from './options.js';
 import { releaseValidators } from '../config/validate.js';
 import { runPrimary } from '../processes/primary.js';
 import { PrimaryLink, workerId } from '../processes/worker.js';
+import { readNextConfig, reloadGateway } from './reload.js';
+import { AdminApi, type AdminOps } from '../server/admin.js';
+import { summarize } from '../observability/session-list.js';
+import type { GatewayConfig } from '../config/types.js';
+import type { ReloadOutcome } from '../config/reload.js';
+import type { Logger } from '../observability/logger.js';
+
+/** The admin API's clients (src/cli/admin-command.ts, loaded only when used). */
+const ADMIN_COMMANDS = ['sessions', 'kill', 'drain', 'reload'] as const;
 
 export function version(): string {
   // The package's own name, resolved through its exports map: the same file whether
@@ -28,6 +38,9 @@ export async function main(argv: string[]): Promise<number> {
   if (argv[0] === 'cluster-proxy') return (await import('./cluster-proxy-command.js')).runClusterProxyCommand(argv.slice(1));
   // `wsgate replay FILE --port P` plays a session recording to WebSocket clients.
   if (argv[0] === 'replay') return (await import('./replay-command.js')).runReplayCommand(argv.slice(1));
+  // `wsgate sessions | kill | drain | reload` talk to a running gateway's admin API.
+  const adminCommand = ADMIN_COMMANDS.find((c) => c === argv[0]);
+  if (adminCommand) return (await import('./admin-command.js')).runAdminCommand(adminCommand, argv.slice(1));
   let command;
   try {
     command = parseCommandLine(argv);
@@ -43,7 +56,8 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   }
 
-  const { config, listenTimeout } = command;
+  const { config, listenTimeout, logFile } = command;
+  const dest = logFile ?? 1;
   // Token fingerprints in logs: the config file's key, else WSGATE_FINGERPRINT_KEY (also how a
   // --workers primary hands its key to its workers), else the random one this process made.
   try {
@@ -53,19 +67,54 @@ export async function main(argv: string[]): Promise<number> {
     return usageError(e instanceof ConfigValueError ? new ConfigError(e.message) : e);
   }
   // --workers N: this process forks N workers that run the same command line; see src/processes/.
-  if (config.workers > 1 && cluster.isPrimary) return runPrimary(config, createLogger(config.logLevel).child({ role: 'primary' }), listenTimeout);
-  const log = cluster.isWorker ? createLogger(config.logLevel).child({ worker: workerId() }) : createLogger(config.logLevel);
+  if (config.workers > 1 && cluster.isPrimary) return runPrimary(config, createLogger(config.logLevel, dest).child({ role: 'primary' }), listenTimeout, (running) => readNextConfig(argv, running));
+  const log = cluster.isWorker ? createLogger(config.logLevel, dest).child({ worker: workerId() }) : createLogger(config.logLevel, dest);
+  // SIGUSR1 (logrotate's postrotate; the --workers primary passes it on): open --log-file again.
+  process.on('SIGUSR1', reopenLogFiles);
   const link = cluster.isWorker ? new PrimaryLink(config.maxSessions, log) : null;
   const gateway = new Gateway(config, log, link);
+  // Reloads run one at a time, and only once the gateway runs: a SIGHUP during the start
+  // (the "listening" line is out, the routes not yet) waits for it instead of killing the process.
+  let startDone!: () => void;
+  let reloading: Promise<unknown> = new Promise<void>((resolve) => (startDone = resolve));
+  const reload = () => {
+    const next = reloading.then(async () => {
+      notifyServiceManager(log, 'RELOADING=1', `MONOTONIC_USEC=${monotonicUsec()}`);
+      try {
+        return await reloadGateway(argv, gateway, log);
+      } finally {
+        notifyServiceManager(log, 'READY=1');
+      }
+    });
+    reloading = next.catch(() => {});
+    return next;
+  };
+  // Under --workers the primary forwards SIGHUP; a worker ignores its own (a terminal's hang-up reaches the whole group).
+  const onHangUp = () => {
+    if (!link) void reload();
+  };
+  process.on('SIGHUP', onHangUp);
   try {
-    await gateway.start({ listen: !link });
+    await gateway.start({ listen: !link, fds: link ? [] : activatedSockets() });
   } catch (e) {
     if (e instanceof ConfigError) return usageError(e);
     process.stderr.write(`wsgate: cannot start: ${(e as Error).message}\n`);
     return 1;
+  } finally {
+    startDone();
   }
   releaseValidators(); // every config check is done: let the heap shrink
+  const admin = await startAdmin(config, gateway, link, reload, log);
+  if (admin instanceof Error) {
+    await gateway.stop(0);
+    process.stderr.write(`wsgate: cannot start the admin API: ${admin.message}\n`);
+    return 1;
+  }
+  // Under --workers the primary tells systemd; one process tells it itself.
+  const stopWatchdog = link ? () => {} : startWatchdog(log);
+  if (!link) notifyServiceManager(log, 'READY=1', 'STATUS=serving');
   if (link) {
+    link.serveAdmin({ reload, close: (id, code, reason) => gateway.closeSession(id, code, reason), drain: () => gateway.drain() });
     link.watch(gateway.registry, gateway.metrics);
     link.ready((listener, socket) => gateway.adopt(listener, socket));
   }
@@ -80,6 +129,9 @@ export async function main(argv: string[]): Promise<number> {
       }
       stopping = true;
       log.info({ why }, 'shutting down');
+      admin?.close();
+      stopWatchdog();
+      if (!link) notifyServiceManager(log, 'STOPPING=1');
       void gateway.stop(graceMs).then(() => {
         log.info('stopped');
         resolve(0);
@@ -99,6 +151,31 @@ export async function main(argv: string[]): Promise<number> {
     if (listenTimeout > 0) setTimeout(() => stop('--timeout reached', Infinity), listenTimeout).unref();
     if (config.exitWhenIdle > 0) watchIdle(gateway, config.exitWhenIdle, () => stop('--idle-timeout: no session', 0));
   });
+}
+
+/**
+ * The admin API of this process (null without `admin:`): on its own listener, or under `admin.path`
+ * of the gateway's. A --workers worker serves only `admin.path`, asking the primary, which gathers
+ * from every worker; `admin.listen` is then the primary's.
+ */
+async function startAdmin(config: GatewayConfig, gateway: Gateway, link: PrimaryLink | null, reload: () => Promise<ReloadOutcome>, log: Logger): Promise<AdminApi | null | Error> {
+  if (!config.admin || (link && !config.admin.path)) return null;
+  const ops: AdminOps = link
+    ? link.adminOps()
+    : {
+        sessions: async () => summarize(gateway.registry),
+        close: async (id, code, reason) => gateway.closeSession(id, code, reason),
+        drain: async () => ({ sessions: gateway.drain() }),
+        reload,
+      };
+  const api = new AdminApi(link ? { ...config.admin, listen: null } : config.admin, ops, log);
+  gateway.serveAdmin(api);
+  try {
+    await api.listen();
+  } catch (e) {
+    return e as Error;
+  }
+  return api;
 }
 
 /** websockify's --idle-timeout: exit once no session has been open for `ms`. */

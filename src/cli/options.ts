@@ -62,7 +62,8 @@ export const OPTIONS: OptionSpec[] = [
   { name: 'host-token', help: 'take the token from the Host header instead of the query parameter' },
   { name: 'target-config', value: 'FILE', help: 'deprecated websockify spelling of --token-plugin TokenFile --token-source FILE' },
   { name: 'daemon', short: 'D', help: 'daemonize', unsupported: 'run wsgate under a service manager instead (systemd, docker)' },
-  { name: 'log-file', value: 'FILE', help: 'log to a file', unsupported: 'logs go to stdout as JSON lines; redirect them' },
+  { name: 'log-file', value: 'FILE', help: 'write the JSON log lines to FILE (appended) instead of stdout; SIGUSR1 opens it again (logrotate)' },
+  { name: 'syslog', value: 'SERVER', help: 'log to syslog', unsupported: 'log to stdout (journald takes it under systemd) or to --log-file' },
 ];
 
 export function helpText(): string {

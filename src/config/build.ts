@@ -11,7 +11,7 @@ import { ConfigValueError, parseSeconds, parseSize } from './units.js';
 import { parseHostPort } from './host-port.js';
 import { readFingerprintKeyFile } from './fingerprint-key.js';
 import { gatewayLimits, routePolicy } from './edge-policy.js';
-import { HANDSHAKE_DEFAULTS, SESSION_DEFAULTS, type GatewayConfig, type ListenAddress, type RouteConfig, type SessionOptions, type WebConfig } from './types.js';
+import { HANDSHAKE_DEFAULTS, SESSION_DEFAULTS, type AdminConfig, type GatewayConfig, type ListenAddress, type RouteConfig, type SessionOptions, type WebConfig } from './types.js';
 
 type Raw = Record<string, unknown>;
 
@@ -69,6 +69,7 @@ export function buildConfig(raw: unknown, locate: Locator, baseDir: string): Gat
     routes,
     web: webConfig(r.web as string | { novnc: string } | undefined, baseDir, locate),
     baseDir,
+    admin: adminConfig(r.admin as Raw | undefined, baseDir, locate),
   };
   const conflict = singleProcessConflict(config);
   if (conflict) throw configError(locate, [conflict], 'needs a single process: drop workers (or set workers: 1)');
@@ -112,6 +113,29 @@ function webConfig(web: string | { novnc: string } | undefined, baseDir: string,
   const root = resolve(baseDir, web);
   if (!statSync(root, { throwIfNoEntry: false })?.isDirectory()) throw configError(locate, ['web'], `${root} is not a directory`);
   return { kind: 'directory', root };
+}
+
+/** The admin block: one of listen or path; off loopback a token is required. */
+function adminConfig(raw: Raw | undefined, baseDir: string, locate: Locator): AdminConfig | null {
+  if (raw === undefined) return null;
+  if ((raw.listen === undefined) === (raw.path === undefined)) throw configError(locate, ['admin'], 'needs either listen (its own listener) or path (on the main port), not both');
+  let listen: ListenAddress | null = null;
+  if (raw.listen !== undefined) {
+    listen = converter(locate)(['admin', 'listen'], raw.listen, (v) => {
+      const hp = parseHostPort(String(v), { hostOptional: true });
+      if (typeof hp.port !== 'number') throw new ConfigValueError(`port must be a number (got "${hp.port}")`);
+      return { host: hp.host ?? '127.0.0.1', port: hp.port };
+    });
+  }
+  const tokenFile = raw.tokenFile === undefined ? null : resolve(baseDir, String(raw.tokenFile));
+  const trustLoopback = raw.trustLoopback !== false;
+  if (!tokenFile && !trustLoopback) throw configError(locate, ['admin', 'trustLoopback'], 'false needs a tokenFile: no client could use the admin API');
+  if (listen && !tokenFile && !isLoopbackHost(listen.host!)) throw configError(locate, ['admin', 'listen'], `${listen.host} is not a loopback address: set admin.tokenFile so that clients must show a token`);
+  return { listen, path: (raw.path as string | undefined) ?? null, tokenFile, trustLoopback };
+}
+
+function isLoopbackHost(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
 }
 
 type Convert = <T>(path: Array<string | number>, value: unknown, fn: (v: unknown) => T) => T;

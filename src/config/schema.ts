@@ -86,6 +86,16 @@ export const configSchema = {
         { type: 'object', additionalProperties: false, required: ['novnc'], properties: { novnc: { type: 'string', minLength: 1 } } },
       ],
     },
+    admin: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        listen: address,
+        path: { type: 'string', pattern: '^/.' },
+        tokenFile: { type: 'string', minLength: 1 },
+        trustLoopback: { type: 'boolean' },
+      },
+    },
     defaults: { type: 'object', additionalProperties: false, properties: sessionOptionsSchema },
     routes: {
       type: 'array',

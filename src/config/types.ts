@@ -157,6 +157,20 @@ export interface GatewayConfig {
   web: WebConfig | null;
   /** Directory that relative module paths are resolved against. */
   baseDir: string;
+  /** The admin API (sessions, close, drain, reload), or null for none (the default). */
+  admin: AdminConfig | null;
+}
+
+/** Where the admin API answers and who may use it. */
+export interface AdminConfig {
+  /** Its own listener (loopback unless a host is given); null = under `path` on the main listeners. */
+  listen: ListenAddress | null;
+  /** The prefix on the main listeners (`/admin`); null with `listen`. */
+  path: string | null;
+  /** A file holding the bearer token, read at each request (so it can be rotated); null = loopback clients only. */
+  tokenFile: string | null;
+  /** Loopback clients need no token (default true); false = everyone shows the token. */
+  trustLoopback: boolean;
 }
 
 /** A directory to serve, or the noVNC client (`web: novnc`, `--novnc`). */

@@ -10,10 +10,17 @@ export type { Logger };
  * and a line must not be lost when the process exits right after it.
  */
 export function createLogger(level: string, destination: number | string = 1): Logger {
-  return pino(
-    { level, base: { pid: process.pid }, timestamp: pino.stdTimeFunctions.isoTime },
-    pino.destination({ dest: destination, sync: true }),
-  );
+  const stream = pino.destination({ dest: destination, sync: true });
+  // A file (--log-file) is opened again by reopenLogFiles(), after logrotate moved it away.
+  if (typeof destination === 'string') files.add(stream);
+  return pino({ level, base: { pid: process.pid }, timestamp: pino.stdTimeFunctions.isoTime }, stream);
+}
+
+const files = new Set<{ reopen(): void }>();
+
+/** Opens every log file again under its name (SIGUSR1, after logrotate renamed it): new lines go to the new file. */
+export function reopenLogFiles(): void {
+  for (const f of files) f.reopen();
 }
 
 /** This process's fingerprint key: random until useFingerprintKey() sets the configured one (src/config/fingerprint-key.ts). */

@@ -20,6 +20,10 @@ export interface SessionSummary {
   bytesOut: number;
   messagesIn: number;
   messagesOut: number;
+  /** Backpressure: true while the client is slower than the backend (the session above its high-water mark). */
+  paused: boolean;
+  /** Bytes queued for the client, not yet with the kernel. */
+  bufferedAmount: number;
 }
 
 export function summarize(sessions: Iterable<TrackedSession>, worker?: number): SessionSummary[] {
@@ -40,6 +44,8 @@ export function summarize(sessions: Iterable<TrackedSession>, worker?: number): 
       bytesOut: s.bytesOut,
       messagesIn: s.messagesIn,
       messagesOut: s.messagesOut,
+      paused: !s.writable,
+      bufferedAmount: s.bufferedAmount,
     });
   }
   return out;

@@ -29,6 +29,10 @@ export interface TrackedSession {
   readonly bytesOut: number;
   readonly messagesIn: number;
   readonly messagesOut: number;
+  /** False while the client takes bytes slower than they come (above the high-water mark). */
+  readonly writable: boolean;
+  /** Bytes accepted for the client and not yet with the kernel. */
+  readonly bufferedAmount: number;
   /** 'close' is emitted once, when the session has ended. */
   on(event: 'close', listener: (info: SessionEnd) => void): unknown;
 }

@@ -3,7 +3,7 @@
 // gathering ends when every asked worker has replied, when the last one it
 // waits for dies, or after COLLECT_TIMEOUT_MS: a worker that is stuck or
 // dying costs the asker at most that long, and its part is left out.
-import type { Collectable, PrimaryMessage } from './messages.js';
+import type { CloseArgs, Collectable, PrimaryMessage } from './messages.js';
 
 /** A worker that has not sent its session list or metrics by then is left out of the answer. */
 const COLLECT_TIMEOUT_MS = 1000;
@@ -31,13 +31,15 @@ export class Gatherings {
    * Asks every ready worker for `what`; resolves with the parts that came
    * (a worker that could not make its part sends null, which is left out).
    * `onPart` sees each part as it arrives, with the worker that sent it.
+   * `timeoutMs`: longer for a question that takes long (a reload opens token stores);
+   * `args`: what the question needs ('close': which session).
    */
-  gather<T>(what: Collectable, onPart: (worker: number, part: T) => void = () => {}): Promise<T[]> {
+  gather<T>(what: Collectable, onPart: (worker: number, part: T) => void = () => {}, timeoutMs = COLLECT_TIMEOUT_MS, args?: CloseArgs): Promise<T[]> {
     return new Promise((resolve) => {
       const id = this.#nextId++;
       const workers = this.#workers();
       const gathering: Gathering = { waiting: new Set(workers), parts: [], onPart: onPart as Gathering['onPart'], done: () => {} };
-      const timer = setTimeout(() => gathering.done(), COLLECT_TIMEOUT_MS);
+      const timer = setTimeout(() => gathering.done(), timeoutMs);
       gathering.done = () => {
         clearTimeout(timer);
         this.#open.delete(id);
@@ -45,7 +47,7 @@ export class Gatherings {
       };
       this.#open.set(id, gathering);
       if (workers.length === 0) gathering.done();
-      for (const worker of workers) this.#send(worker, { wsgate: 'collect', id, what });
+      for (const worker of workers) this.#send(worker, { wsgate: 'collect', id, what, ...(args ? { args } : {}) });
     });
   }
 

@@ -4,9 +4,19 @@
 import type { ProcessesStatus } from '../server/gateway.js';
 import type { SessionSummary } from '../observability/session-list.js';
 import type { MetricsSnapshot } from '../observability/metrics.js';
+import type { ReloadOutcome } from '../config/reload.js';
 
 /** What the primary gathers from every worker. */
-export type Collectable = 'sessions' | 'metrics';
+export type Collectable = 'sessions' | 'metrics' | 'reload' | 'close' | 'drain';
+
+export type AdminOp = 'sessions' | 'close' | 'drain' | 'reload';
+
+/** What 'close' asks every worker: the session to close, if it holds it. */
+export interface CloseArgs {
+  session: string;
+  code: number;
+  reason: string;
+}
 
 export type WorkerMessage =
   /** The gateway is started and takes connections. */
@@ -26,8 +36,13 @@ export type WorkerMessage =
   | { wsgate: 'list'; id: number }
   /** Asks for the whole gateway's metrics; answered by 'metrics'. */
   | { wsgate: 'metrics'; id: number }
+  /** An admin request that reached this worker under `admin.path`, for the primary to carry out over every worker; answered by 'admin'. */
+  | { wsgate: 'admin'; id: number; op: AdminOp; args?: CloseArgs }
   /** This worker's sessions or metrics snapshot (whichever 'collect' asked for); null if it could not make it. */
-  | { wsgate: 'collected'; id: number; part: SessionSummary[] | MetricsSnapshot | null };
+  | { wsgate: 'collected'; id: number; part: SessionSummary[] | MetricsSnapshot | WorkerReload | boolean | number | null };
+
+/** A worker's answer to 'collect' 'reload': it read the config again and applied it, or refused it. */
+export type WorkerReload = { worker: number; pid: number } & ReloadOutcome;
 
 export type PrimaryMessage =
   /** Comes with an accepted socket as the handle; `listener` indexes config.listen. */
@@ -35,10 +50,16 @@ export type PrimaryMessage =
   | { wsgate: 'admitted'; id: number; ok: boolean }
   | { wsgate: 'status'; id: number; status: ProcessesStatus }
   | { wsgate: 'list'; id: number; sessions: SessionSummary[] }
+  /** The primary's answer to an 'admin' request (what AdminOps resolve to). */
+  | { wsgate: 'admin'; id: number; result: unknown }
   /** Prometheus text of every process merged; null if it could not be made. */
   | { wsgate: 'metrics'; id: number; text: string | null }
-  /** Send this worker's sessions or metrics ('collected'). */
-  | { wsgate: 'collect'; id: number; what: Collectable }
+  /**
+   * Send this worker's sessions or metrics ('collected'); 'reload': read the config again, apply it, answer how it
+   * went; 'close': close `args.session` if this worker holds it (answers true/false); 'drain': take no new sessions
+   * (answers how many are open).
+   */
+  | { wsgate: 'collect'; id: number; what: Collectable; args?: CloseArgs }
   /** Stop gracefully; graceMs null = let sessions run until they end (--timeout). */
   | { wsgate: 'stop'; graceMs: number | null };
 

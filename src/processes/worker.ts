@@ -8,12 +8,23 @@ import type { Logger } from '../observability/logger.js';
 import type { SessionRegistry } from '../observability/session-registry.js';
 import type { ProcessHooks, ProcessesStatus } from '../server/gateway.js';
 import { UNLIMITED, type Admission } from '../server/admission.js';
-import { isWsgateMessage, WORKER_ID_ENV, type Collectable, type PrimaryMessage, type WorkerMessage } from './messages.js';
+import type { AdminOps } from '../server/admin.js';
+import { isWsgateMessage, WORKER_ID_ENV, type AdminOp, type CloseArgs, type Collectable, type PrimaryMessage, type WorkerMessage } from './messages.js';
 import type { GatewayMetrics } from '../observability/metrics.js';
 import { summarize, type SessionSummary } from '../observability/session-list.js';
+import type { ReloadOutcome } from '../config/reload.js';
 
 export function workerId(): number {
   return cluster.isWorker ? Number(process.env[WORKER_ID_ENV] ?? cluster.worker?.id ?? 0) : 0;
+}
+
+/** What a worker's gateway does for the primary's admin API. */
+export interface WorkerAdmin {
+  reload(): Promise<ReloadOutcome>;
+  /** Closes the session if this worker holds it. */
+  close(session: string, code: number, reason: string): boolean;
+  /** Takes no new sessions; returns how many are open. */
+  drain(): number;
 }
 
 export class PrimaryLink implements ProcessHooks {
@@ -28,6 +39,7 @@ export class PrimaryLink implements ProcessHooks {
   #pendingStop: { graceMs: number | null; why: string } | null = null;
   #reportQueued = false;
   #adopt: ((listener: number, socket: Socket) => void) | null = null;
+  #admin: WorkerAdmin | null = null;
 
   constructor(maxSessions: number, private readonly log: Logger) {
     this.admission =
@@ -64,6 +76,17 @@ export class PrimaryLink implements ProcessHooks {
     return text;
   }
 
+  /** The admin API's operations, carried out by the primary over every worker. */
+  adminOps(): AdminOps {
+    const ask = <T>(op: AdminOp, ifGone: T, args?: CloseArgs) => this.#ask<T>((id) => ({ wsgate: 'admin', id, op, ...(args ? { args } : {}) }), ifGone);
+    return {
+      sessions: () => ask<SessionSummary[]>('sessions', []),
+      close: (session, code, reason) => ask<boolean>('close', false, { session, code, reason }),
+      drain: () => ask<{ sessions: number }>('drain', { sessions: 0 }),
+      reload: () => ask<ReloadOutcome>('reload', { ok: false, error: 'the primary process is gone' }),
+    };
+  }
+
   /** Reports this process's session counts to the primary whenever they change; `metrics` is what it sends when asked. */
   watch(registry: SessionRegistry, metrics: GatewayMetrics | null): void {
     this.#registry = registry;
@@ -97,6 +120,11 @@ export class PrimaryLink implements ProcessHooks {
     else socket.destroy();
   }
 
+  /** What this worker does when the primary forwards a reload (SIGHUP, `wsgate reload`), a close or a drain (the admin API). */
+  serveAdmin(admin: WorkerAdmin): void {
+    this.#admin = admin;
+  }
+
   onStop(handler: (graceMs: number | null, why: string) => void): void {
     this.#stopHandler = handler;
     if (!process.connected) this.#pendingStop ??= { graceMs: 0, why: 'the primary process is gone' };
@@ -116,11 +144,15 @@ export class PrimaryLink implements ProcessHooks {
     else if (m.wsgate === 'status') this.#settle(m.id, m.status);
     else if (m.wsgate === 'list') this.#settle(m.id, m.sessions);
     else if (m.wsgate === 'metrics') this.#settle(m.id, m.text);
-    else if (m.wsgate === 'collect') this.#collect(m.id, m.what);
+    else if (m.wsgate === 'admin') this.#settle(m.id, m.result);
+    else if (m.wsgate === 'collect') this.#collect(m.id, m.what, m.args);
     else if (m.wsgate === 'stop') this.#stop(m.graceMs, 'the primary process asked');
   }
 
-  #collect(id: number, what: Collectable): void {
+  #collect(id: number, what: Collectable, args?: CloseArgs): void {
+    if (what === 'reload') return this.#reloadFor(id);
+    if (what === 'close') return this.#send({ wsgate: 'collected', id, part: Boolean(args && this.#admin?.close(args.session, args.code, args.reason)) });
+    if (what === 'drain') return this.#send({ wsgate: 'collected', id, part: this.#admin ? this.#admin.drain() : 0 });
     if (what === 'sessions') return this.#send({ wsgate: 'collected', id, part: summarize(this.#registry ?? [], workerId()) });
     if (!this.#metrics) return this.#send({ wsgate: 'collected', id, part: null });
     this.#metrics.snapshot().then(
@@ -129,6 +161,15 @@ export class PrimaryLink implements ProcessHooks {
         this.log.error({ err }, 'metrics snapshot failed');
         this.#send({ wsgate: 'collected', id, part: null });
       },
+    );
+  }
+
+  #reloadFor(id: number): void {
+    const me = { worker: workerId(), pid: process.pid };
+    const reload = this.#admin?.reload ?? (async (): Promise<ReloadOutcome> => ({ ok: false, error: 'this worker is still starting' }));
+    reload().then(
+      (outcome) => this.#send({ wsgate: 'collected', id, part: { ...me, ...outcome } }),
+      (err) => this.#send({ wsgate: 'collected', id, part: { ...me, ok: false, error: (err as Error).message } }),
     );
   }
 

@@ -22,6 +22,9 @@ import { isLoopback, summarize, type SessionSummary } from '../observability/ses
 import { GatewayMetrics } from '../observability/metrics.js';
 import { GatewayLimits, RoutePolicy } from './policy/route-policy.js';
 import { configError } from '../config/errors.js';
+import { fixedFieldsError } from '../config/reload.js';
+import type { UpgradeEnv } from './upgrade.js';
+import type { AdminApi } from './admin.js';
 
 /** What a worker process gets from the primary under --workers (src/processes/). */
 export interface ProcessHooks {
@@ -47,12 +50,22 @@ export function tlsMode(config: GatewayConfig): 'only' | 'optional' | 'off' {
 
 export class Gateway {
   readonly registry = new SessionRegistry<Session>();
-  readonly #config: GatewayConfig;
+  /** Replaced by reload() (only its routes and gracePeriod can differ). */
+  #config: GatewayConfig;
   readonly #log: Logger;
   #routes: RouteTable | null = null;
+  /** Per-address counts and rates, shared by every route and kept across reloads. */
+  #limits: GatewayLimits | null = null;
+  /** Routes a reload replaced or removed, until their last session has ended and their handler has shut down. */
+  readonly #retiring = new Set<Promise<void>>();
+  #env: UpgradeEnv | null = null;
   #web: StaticFiles | NovncFiles | null = null;
   #servers: http.Server[] = [];
   #stopping = false;
+  /** Set by drain() (the admin API): new sessions are refused with 503, open ones go on. */
+  #draining = false;
+  /** With `admin.path`: answers the admin requests on the main listeners. */
+  #admin: AdminApi | null = null;
   readonly #startedAt = Date.now();
   readonly #loop = new LoopMonitor();
   readonly #memory = new MemoryRelease(this.registry);
@@ -70,16 +83,13 @@ export class Gateway {
   /**
    * Loads every handler (a bad plugin fails here), then listens on every
    * address; with `listen: false` (a --workers worker) connections come
-   * through adopt() instead.
+   * through adopt() instead. `fds`: listening sockets handed over (systemd
+   * socket activation), used in place of the listen addresses in order.
    */
-  async start({ listen = true } = {}): Promise<AddressInfo[]> {
-    const served = [];
-    const limits = new GatewayLimits(this.#config);
-    for (const route of this.#config.routes) {
-      const handler = await createHandler(route, this.#config.baseDir, this.#log);
-      served.push(new ServedRoute(route, handler, await this.#policyFor(route, limits)));
-    }
-    this.#routes = new RouteTable(served);
+  async start({ listen = true, fds = [] as number[] } = {}): Promise<AddressInfo[]> {
+    if (fds.length > this.#config.listen.length) throw new Error(`${fds.length} sockets were passed (LISTEN_FDS) for ${this.#config.listen.length} listen addresses`);
+    this.#limits = new GatewayLimits(this.#config);
+    this.#routes = new RouteTable(await this.#serve(this.#config));
     const web = this.#config.web;
     if (web?.kind === 'directory') this.#web = new StaticFiles(web.root);
     if (web?.kind === 'novnc') {
@@ -90,9 +100,9 @@ export class Gateway {
     const admission = this.#processes?.admission ?? localAdmission(this.#config.maxSessions);
     if (this.#config.metricsPath) this.#metrics = await GatewayMetrics.create(this.registry, this.#config.routes.map((r) => r.path));
     const guard = new ConnectionGuard(this.#config.maxPendingConnections, this.#log);
-    const env = { routes: this.#routes, registry: this.registry, log: this.#log, stopping: () => this.#stopping, admission, metrics: this.#metrics };
+    const env: UpgradeEnv = (this.#env = { routes: this.#routes, registry: this.registry, log: this.#log, stopping: () => this.#stopping || this.#draining, admission, metrics: this.#metrics });
     const addresses: AddressInfo[] = [];
-    for (const addr of this.#config.listen) {
+    for (const [index, addr] of this.#config.listen.entries()) {
       const server = createListener(this.#config.tls, this.#config, this.#log);
       // With TLS, the HTTP layer sees the TLS socket; the TLS handshake has its own timeout.
       server.on(this.#config.tls ? 'secureConnection' : 'connection', (socket: Socket) => guard.admit(socket));
@@ -120,7 +130,7 @@ export class Gateway {
         server.emit('listening');
         continue;
       }
-      await listenOn(server, addr);
+      await listenOn(server, addr, fds[index]);
       // Accept errors (ENFILE; EMFILE when libuv cannot shed the connection) must not crash the process.
       server.on('error', (err: NodeJS.ErrnoException) => this.#log.warn({ err: err.code ?? err.message }, 'accepting a connection failed'));
       addresses.push(server.address() as AddressInfo);
@@ -142,6 +152,89 @@ export class Gateway {
     }
   }
 
+  /** Every route of `config` with its handler; a handler that fails to load shuts down those made before it. */
+  async #serve(config: GatewayConfig): Promise<ServedRoute[]> {
+    const served: ServedRoute[] = [];
+    try {
+      for (const route of config.routes) {
+        const handler = await createHandler(route, config.baseDir, this.#log);
+        try {
+          served.push(new ServedRoute(route, handler, await this.#policyFor(route, this.#limits!)));
+        } catch (e) {
+          await handler.shutdown?.();
+          throw e;
+        }
+      }
+    } catch (e) {
+      await Promise.allSettled(served.map(async (r) => (r.policy.close(), r.handler.shutdown?.())));
+      throw e;
+    }
+    return served;
+  }
+
+  /**
+   * Serves `next`'s routes to new sessions: every route gets a new handler
+   * (token sources and policies are opened again); the previous routes stop
+   * taking upgrades at once, and each one's handler shuts down once its last
+   * session has ended. Throws (nothing changed) if `next` changes a field that
+   * is fixed at start (listen addresses, TLS, workers, ...) or a handler
+   * refuses its route.
+   */
+  async reload(next: GatewayConfig): Promise<{ routes: string[]; retiring: number }> {
+    if (this.#stopping || !this.#routes || !this.#env) throw new Error(this.#stopping ? 'the gateway is stopping' : 'the gateway has not started');
+    const fixed = fixedFieldsError(this.#config, next);
+    if (fixed) throw new Error(fixed);
+    const served = await this.#serve(next);
+    if (this.#stopping) {
+      await Promise.allSettled(served.map(async (r) => (r.policy.close(), r.handler.shutdown?.())));
+      throw new Error('the gateway is stopping');
+    }
+    const previous = this.#routes;
+    this.#routes = new RouteTable(served);
+    this.#env.routes = this.#routes;
+    this.#config = next;
+    let retiring = 0;
+    for (const r of previous.all) {
+      if (r.inUse > 0) retiring += r.inUse;
+      const done = r
+        .retired()
+        .then(async () => (r.policy.close(), r.handler.shutdown?.()))
+        .catch((err) => this.#log.error({ err, path: r.config.path }, 'handler shutdown failed'))
+        .finally(() => this.#retiring.delete(done));
+      this.#retiring.add(done);
+    }
+    const paths = served.map((r) => r.config.path);
+    this.#log.info({ routes: paths, sessionsOnPreviousRoutes: retiring }, 'config reloaded');
+    return { routes: paths, retiring };
+  }
+
+  /** Serves the admin API under `admin.path` on this gateway's listeners. */
+  serveAdmin(api: AdminApi): void {
+    this.#admin = api;
+  }
+
+  /** Stops taking new sessions (503, /healthz says "draining"); the open ones go on. Returns how many are open. */
+  drain(): number {
+    if (!this.#draining) this.#log.info({ sessions: this.registry.size }, 'draining: no new sessions');
+    this.#draining = true;
+    return this.registry.size;
+  }
+
+  /** Closes session `id` with `code` and `reason` (after what it has queued); false if it is not here. */
+  closeSession(id: string, code: number, reason: string): boolean {
+    for (const session of this.registry) {
+      if (session.id !== id) continue;
+      session.close(code, reason);
+      return true;
+    }
+    return false;
+  }
+
+  /** The configuration serving new sessions (the latest reload's). */
+  get config(): GatewayConfig {
+    return this.#config;
+  }
+
   /** This process's metrics (a --workers worker sends them to the primary); null without --metrics-path. */
   get metrics(): GatewayMetrics | null {
     return this.#metrics;
@@ -160,6 +253,7 @@ export class Gateway {
   #onRequest(req: http.IncomingMessage, res: http.ServerResponse): void {
     const url = requestUrl(req.url);
     if (!url) return answer(res, 400, 'Bad Request\n');
+    if (this.#admin?.handle(req, res, url.pathname)) return;
     const readOnly = req.method === 'GET' || req.method === 'HEAD';
     if (url.pathname === this.#config.healthPath && readOnly) return this.#answerWith(res, 'health', () => this.#health(url));
     if (url.pathname === this.#config.sessionsPath && readOnly) {
@@ -207,9 +301,9 @@ export class Gateway {
     // Under --workers the counts are the whole gateway's; `workers` shows each process.
     const counts = this.#processes ? await this.#processes.status() : local;
     return {
-      status: this.#stopping ? 503 : 200,
+      status: this.#stopping || this.#draining ? 503 : 200,
       body: {
-        status: this.#stopping ? 'stopping' : 'ok',
+        status: this.#stopping ? 'stopping' : this.#draining ? 'draining' : 'ok',
         ...counts,
         uptimeSeconds: Math.round((Date.now() - this.#startedAt) / 1000),
         // ?loop=1: event-loop utilization and delay (of the process that answered) since the previous ?loop=1 request.
@@ -258,6 +352,7 @@ export class Gateway {
     this.#loop.stop();
     this.#memory.stop();
     for (const r of this.#routes?.all ?? []) r.policy.close();
+    await Promise.allSettled([...this.#retiring]);
     const shutdowns = await Promise.allSettled((this.#routes?.all ?? []).map(async (r) => r.handler.shutdown?.()));
     for (const s of shutdowns) if (s.status === 'rejected') this.#log.error({ err: s.reason }, 'handler shutdown failed');
   }

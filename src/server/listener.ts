@@ -14,11 +14,14 @@ import type { ListenAddress, TlsConfig } from '../config/types.js';
 import { ConfigError } from '../config/errors.js';
 import type { Logger } from '../observability/logger.js';
 
-/** Listens on `addr`; rejects if that fails (port in use, address not available). */
-export function listenOn(server: Server, addr: ListenAddress): Promise<void> {
+/**
+ * Listens on `addr`, or on the listening socket `fd` (socket activation: systemd holds the port);
+ * rejects if that fails (port in use, address not available, not a socket).
+ */
+export function listenOn(server: Server, addr: ListenAddress, fd?: number): Promise<void> {
   return new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen({ host: addr.host, port: addr.port }, () => {
+    server.listen(fd === undefined ? { host: addr.host, port: addr.port } : { fd }, () => {
       server.removeListener('error', reject);
       resolve();
     });

@@ -28,6 +28,9 @@ export class ServedRoute {
    * held just for that call.
    */
   #completing: { req: IncomingMessage; decision: Decision } | null = null;
+  /** Upgrades in progress and sessions open on this route: a retired route's handler shuts down when none is left. */
+  #inUse = 0;
+  #idle: (() => void) | null = null;
 
   constructor(config: RouteConfig, handler: Handler<unknown>, policy: RoutePolicy) {
     this.config = config;
@@ -55,6 +58,29 @@ export class ServedRoute {
     } finally {
       this.#completing = null;
     }
+  }
+
+  /** Counts one upgrade (then its session) against this route; the returned release is idempotent. */
+  hold(): () => void {
+    this.#inUse++;
+    let held = true;
+    return () => {
+      if (!held) return;
+      held = false;
+      if (--this.#inUse === 0) this.#idle?.();
+    };
+  }
+
+  /** Resolves once nothing holds this route (a reload removed or replaced it; no new upgrade will find it). */
+  retired(): Promise<void> {
+    if (this.#inUse === 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      this.#idle = resolve;
+    });
+  }
+
+  get inUse(): number {
+    return this.#inUse;
   }
 
   #decisionFor(req: IncomingMessage): Decision {

@@ -58,15 +58,37 @@ export async function handleUpgrade(env: UpgradeEnv, req: IncomingMessage, socke
   if (problem) return refuse(problem);
   route = matched;
 
-  const verdict = await route.policy.admit(req, remoteAddress, log);
-  if (!verdict.ok) return refuse(verdict.refusal);
-  if (socket.destroyed) return verdict.leave(); // the client left during the checks
-  const admitted = await env.admission.admit();
+  // Held from here, so that a reload that retires the route shuts its handler down only after this upgrade and its session.
+  const releaseRoute = route.hold();
+  let verdict: Awaited<ReturnType<typeof route.policy.admit>>;
+  try {
+    verdict = await route.policy.admit(req, remoteAddress, log);
+  } catch (err) {
+    releaseRoute();
+    throw err;
+  }
+  if (!verdict.ok) {
+    releaseRoute();
+    return refuse(verdict.refusal);
+  }
+  const { leave: leavePolicy } = verdict;
+  const leave = () => {
+    leavePolicy();
+    releaseRoute();
+  };
+  if (socket.destroyed) return leave(); // the client left during the checks
+  let admitted: boolean;
+  try {
+    admitted = await env.admission.admit();
+  } catch (err) {
+    leave();
+    throw err;
+  }
   if (!admitted) {
-    verdict.leave();
+    leave();
     return refuse({ status: 503, reason: 'session limit reached', headers: { 'Retry-After': '5' }, close: 'busy' });
   }
-  const giveBackSlot = slotReleaser(env.admission, verdict.leave);
+  const giveBackSlot = slotReleaser(env.admission, leave);
   try {
     // The client left while the slot was being granted (an IPC round trip under --workers).
     if (socket.destroyed) return giveBackSlot();
